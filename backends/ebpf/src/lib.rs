@@ -1,0 +1,1 @@
+//! polc-ebpf: IR to eBPF map images and generated datapath objects; the bundle format.

@@ -1,0 +1,1 @@
+//! polc-iptables: IR to deterministic `iptables-restore` and `ipset` text.

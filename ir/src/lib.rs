@@ -1,0 +1,1 @@
+//! polc-ir: the typed intermediate representation of network policy and its reference evaluator. No IO.
