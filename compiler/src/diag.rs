@@ -75,15 +75,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(code: &'static Code, message: impl Into<String>) -> Self {
-        Diagnostic {
-            code,
-            severity: code.severity,
-            message: message.into(),
-            location: None,
-            label: None,
-            help: None,
-            related: Vec::new(),
-        }
+        Diagnostic { code, severity: code.severity, message: message.into(), location: None, label: None, help: None, related: Vec::new() }
     }
 
     pub fn at(mut self, location: Location) -> Self {

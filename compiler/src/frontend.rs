@@ -99,10 +99,8 @@ fn run_per_source(sources: &SourceMap, options: &Options) -> Vec<SourceOutput> {
     }
     let chunk = ids.len().div_ceil(threads);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = ids
-            .chunks(chunk)
-            .map(|chunk| scope.spawn(move || chunk.iter().map(|id| parse_source(sources, *id, options)).collect::<Vec<_>>()))
-            .collect();
+        let handles: Vec<_> =
+            ids.chunks(chunk).map(|chunk| scope.spawn(move || chunk.iter().map(|id| parse_source(sources, *id, options)).collect::<Vec<_>>())).collect();
         handles.into_iter().flat_map(|handle| handle.join().unwrap_or_default()).collect()
     })
 }
@@ -186,7 +184,8 @@ fn read_object(source: SourceId, document: usize, base: Path, node: Node, output
     }
     let Some(info) = KindInfo::find(kind) else {
         let span = node.get("kind").map(|k| k.span).unwrap_or(node.span);
-        let mut diagnostic = Diagnostic::new(&codes::UNMODELED_KIND, format!("skipped `{kind}` (`{api_version}`): polc does not model this kind")).at(location(span, &base.key("kind")));
+        let mut diagnostic = Diagnostic::new(&codes::UNMODELED_KIND, format!("skipped `{kind}` (`{api_version}`): polc does not model this kind"))
+            .at(location(span, &base.key("kind")));
         if let Some(info) = crate::kinds::KINDS.iter().find(|info| info.kind.eq_ignore_ascii_case(kind)) {
             diagnostic = diagnostic.with_severity(crate::diag::Severity::Error).with_help(format!("kinds are case-sensitive: did you mean `{}`?", info.kind));
         }
@@ -215,8 +214,7 @@ fn read_object(source: SourceId, document: usize, base: Path, node: Node, output
         Ok(resource) => resource,
         Err(error) => {
             output.diagnostics.push(
-                Diagnostic::new(&codes::DECODE_FAILED, format!("`{kind}` passed the schema but could not be decoded: {error}"))
-                    .at(location(node.span, &base)),
+                Diagnostic::new(&codes::DECODE_FAILED, format!("`{kind}` passed the schema but could not be decoded: {error}")).at(location(node.span, &base)),
             );
             return;
         }

@@ -59,11 +59,7 @@ impl Path {
     }
 
     pub fn parent(&self) -> Option<Path> {
-        if self.0.is_empty() {
-            None
-        } else {
-            Some(Path(self.0[..self.0.len() - 1].to_vec()))
-        }
+        if self.0.is_empty() { None } else { Some(Path(self.0[..self.0.len() - 1].to_vec())) }
     }
 
     pub fn last_key(&self) -> Option<&str> {

@@ -319,14 +319,14 @@ impl Walker<'_> {
         match &node.value {
             Value::Mapping(_) if types.is_empty() || types.contains(&"object") => self.check_object(node, schema, path, key_span),
             Value::Sequence(_) if types.is_empty() || types.contains(&"array") => self.check_array(node, schema, path),
-            Value::Scalar(_) if types.is_empty() && schema.get("properties").is_none() && schema.get("items").is_none() => self.check_scalar(node, schema, &types, path),
-            Value::Scalar(_) if types.iter().any(|t| matches!(*t, "string" | "integer" | "number" | "boolean")) => self.check_scalar(node, schema, &types, path),
+            Value::Scalar(_) if types.is_empty() && schema.get("properties").is_none() && schema.get("items").is_none() => {
+                self.check_scalar(node, schema, &types, path)
+            }
+            Value::Scalar(_) if types.iter().any(|t| matches!(*t, "string" | "integer" | "number" | "boolean")) => {
+                self.check_scalar(node, schema, &types, path)
+            }
             _ => {
-                let expected = if types.is_empty() {
-                    if schema.get("properties").is_some() { vec!["object"] } else { vec!["array"] }
-                } else {
-                    types.clone()
-                };
+                let expected = if types.is_empty() { if schema.get("properties").is_some() { vec!["object"] } else { vec!["array"] } } else { types.clone() };
                 let found = match &node.value {
                     Value::Scalar(scalar) if !scalar.text.is_empty() => format!("{} `{}`", node.type_name(), shown(&scalar.text)),
                     _ => node.type_name().to_owned(),
@@ -396,7 +396,11 @@ impl Walker<'_> {
                     .map(|branch| {
                         let resolved = self.schema.resolve(branch);
                         let types = types_of(resolved);
-                        if types.is_empty() { if resolved.get("properties").is_some() { "a mapping".to_owned() } else { "a value".to_owned() } } else { describe_types(&types) }
+                        if types.is_empty() {
+                            if resolved.get("properties").is_some() { "a mapping".to_owned() } else { "a value".to_owned() }
+                        } else {
+                            describe_types(&types)
+                        }
                     })
                     .collect();
                 forms.dedup();
@@ -603,7 +607,8 @@ impl Walker<'_> {
                 if !scalar.text.is_empty() {
                     message.push_str(&format!(" `{}`", shown(&scalar.text)));
                 }
-                let help = if scalar.style == Style::Quoted && (expected.contains(&"integer") || expected.contains(&"boolean") || expected.contains(&"number")) {
+                let help = if scalar.style == Style::Quoted && (expected.contains(&"integer") || expected.contains(&"boolean") || expected.contains(&"number"))
+                {
                     Some(format!("remove the quotes: `{}`", shown(&scalar.text)))
                 } else if expected.contains(&"boolean") && is_yaml11_bool(&scalar.text) {
                     Some("write `true` or `false`".to_owned())

@@ -507,8 +507,12 @@ pub fn parse_stream(source: SourceId, text: &str, limits: &Limits) -> Stream {
             Err(error) => {
                 let pos = offsets.pos(error.marker());
                 let code = if error.info().contains("recursion limit") { &codes::YAML_TOO_DEEP } else { &codes::YAML_SYNTAX };
-                let mut diagnostic = Diagnostic::new(code, format!("invalid YAML: {}", error.info()))
-                    .at(Location { source, span: Span::new(pos, pos), path: None, document: Some(document_index) });
+                let mut diagnostic = Diagnostic::new(code, format!("invalid YAML: {}", error.info())).at(Location {
+                    source,
+                    span: Span::new(pos, pos),
+                    path: None,
+                    document: Some(document_index),
+                });
                 if text.contains("{{") {
                     diagnostic = diagnostic.with_help("this file contains `{{`: it looks like a Go or Helm template; render it before linting");
                 } else if text.contains('\t') && error.info().contains("tab") {
@@ -559,15 +563,16 @@ pub fn parse_stream(source: SourceId, text: &str, limits: &Limits) -> Stream {
                     }
                     Event::Alias(anchor) => b.alias(anchor, span),
                     Event::SequenceStart(anchor, _) => b.open(Frame::Sequence { start: span.start, anchor, items: Vec::new() }, span),
-                    Event::MappingStart(anchor, _) => b.open(
-                        Frame::Mapping { start: span.start, anchor, entries: Vec::new(), pending_key: None, seen: HashSet::new() },
-                        span,
-                    ),
+                    Event::MappingStart(anchor, _) => {
+                        b.open(Frame::Mapping { start: span.start, anchor, entries: Vec::new(), pending_key: None, seen: HashSet::new() }, span)
+                    }
                     Event::SequenceEnd | Event::MappingEnd => {
                         if let Some(frame) = b.stack.pop() {
                             let (node, anchor) = match frame {
                                 Frame::Sequence { start, anchor, items } => (Node { value: Value::Sequence(items), span: Span::new(start, span.end) }, anchor),
-                                Frame::Mapping { start, anchor, entries, .. } => (Node { value: Value::Mapping(entries), span: Span::new(start, span.end) }, anchor),
+                                Frame::Mapping { start, anchor, entries, .. } => {
+                                    (Node { value: Value::Mapping(entries), span: Span::new(start, span.end) }, anchor)
+                                }
                             };
                             b.place(node, anchor);
                         }
