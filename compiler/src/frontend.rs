@@ -193,21 +193,24 @@ fn read_object(source: SourceId, document: usize, base: Path, node: Node, output
         output.skipped.push(kind.to_owned());
         return;
     };
-    if !info.api_versions.contains(&api_version) {
+    // A known kind at a version polc does not accept is an error, but the rest of the object is
+    // still checked against the current schema so that every finding is reported at once.
+    let version_accepted = info.api_versions.contains(&api_version);
+    if !version_accepted {
         let span = node.get("apiVersion").map(|k| k.span).unwrap_or(node.span);
         let versions = info.api_versions.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ");
         output.diagnostics.push(
             Diagnostic::new(&codes::UNSUPPORTED_API_VERSION, format!("`{kind}` is not served at `{api_version}`"))
                 .at(location(span, &base.key("apiVersion")))
+                .with_label("not served")
                 .with_help(format!("use one of {versions}")),
         );
-        return;
     }
     let context = Context { source, document, base: base.clone() };
     let checked = schema_check::check(info.schema(), &node, &context);
     let schema_errors = checked.diagnostics.iter().any(Diagnostic::is_error);
     output.diagnostics.extend(checked.diagnostics);
-    if schema_errors {
+    if schema_errors || !version_accepted {
         return;
     }
     let resource = match info.decode(checked.value) {

@@ -28,8 +28,9 @@ fn missing_header_is_an_error() {
 
 #[test]
 fn wrong_api_version_names_the_accepted_ones() {
-    let parsed = lint("apiVersion: cilium.io/v1\nkind: CiliumNetworkPolicy\nmetadata: {name: x}\n");
+    let parsed = lint("apiVersion: cilium.io/v1\nkind: CiliumNetworkPolicy\nmetadata: {name: x}\nspec: {endpointSelector: {}, ingress: [{}]}\n");
     assert_eq!(codes_of(&parsed), [codes::UNSUPPORTED_API_VERSION.id]);
+    assert!(parsed.objects.is_empty(), "an object at an unaccepted version is not passed on");
     assert!(parsed.diagnostics[0].help.as_deref().unwrap_or("").contains("cilium.io/v2"));
 }
 
