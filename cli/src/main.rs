@@ -1,1 +1,71 @@
-fn main() {}
+//! `polc`: the command line of the polc toolchain.
+//!
+//! This is the only crate that reads files, picks output formats and sets exit codes. Each
+//! subcommand is one variant of [`Command`] and one module `cmd_<name>.rs` with an `Args`
+//! struct and a `run(&Args) -> Result<Exit, Failure>` function.
+
+mod cmd_explain;
+mod cmd_lint;
+mod cmd_schema;
+mod exit;
+mod inputs;
+mod output;
+mod render;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::exit::{Exit, Failure};
+
+/// polc: a compiler toolchain for Kubernetes network configuration (Cilium policies, Gateway
+/// API, Cilium BGP, L2 announcements and LB-IPAM)
+#[derive(Debug, Parser)]
+#[command(name = "polc", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check YAML inputs and report every problem with its file, line and column
+    Lint(cmd_lint::Args),
+    /// Print the JSON Schema of one kind, or of every kind
+    Schema(cmd_schema::Args),
+    /// Explain a diagnostic code, or list every code
+    Explain(cmd_explain::Args),
+}
+
+fn run(command: &Command) -> Result<Exit, Failure> {
+    match command {
+        Command::Lint(args) => cmd_lint::run(args),
+        Command::Schema(args) => cmd_schema::run(args),
+        Command::Explain(args) => cmd_explain::run(args),
+    }
+}
+
+fn main() -> ExitCode {
+    // clap prints usage errors itself and exits with 2, the contract's usage-failure code.
+    let cli = Cli::parse();
+    match run(&cli.command) {
+        Ok(exit) => exit.into(),
+        Err(failure) => {
+            for line in &failure.lines {
+                eprintln!("polc: {line}");
+            }
+            Exit::Failure.into()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -11,7 +11,7 @@ use crate::diag::{Diagnostic, Location, sort_diagnostics};
 use crate::kinds::{KindInfo, Resource};
 use crate::path::Path;
 use crate::schema_check::{self, Context};
-use crate::source::{SourceId, SourceMap, Span};
+use crate::source::{Pos, SourceId, SourceMap, Span};
 use crate::yaml::{self, Limits, Node, Value};
 
 /// Options of a front-end run.
@@ -110,7 +110,7 @@ fn parse_source(sources: &SourceMap, source: SourceId, options: &Options) -> Sou
     let mut output = SourceOutput::default();
     if let Some(offset) = text.find('\u{0}') {
         let diagnostic = Diagnostic::new(&codes::NOT_UTF8, "the file contains NUL bytes: it is not a text file")
-            .at(Location { source, span: Span::default(), path: None, document: None })
+            .at(Location { source, span: Span::new(Pos::at(text, offset), Pos::at(text, offset + 1)), path: None, document: None })
             .with_help(format!("first NUL byte at offset {offset}"));
         output.diagnostics.push(diagnostic);
         return output;

@@ -88,7 +88,7 @@ kinds! {
     CiliumNetworkPolicy => cilium_policy::CiliumNetworkPolicy, Policy, namespaced: true, ["cilium.io/v2"], checks::cilium_policy::check_cnp;
     CiliumClusterwideNetworkPolicy => cilium_policy::CiliumClusterwideNetworkPolicy, Policy, namespaced: false, ["cilium.io/v2"], checks::cilium_policy::check_ccnp;
     NetworkPolicy => k8s_policy::NetworkPolicy, Policy, namespaced: true, ["networking.k8s.io/v1"], checks::k8s_policy::check_network_policy;
-    CiliumL2AnnouncementPolicy => cilium_net::CiliumL2AnnouncementPolicy, Networking, namespaced: false, ["cilium.io/v2alpha1", "cilium.io/v2"], checks::cilium_net::check_l2_announcement_policy;
+    CiliumL2AnnouncementPolicy => cilium_net::CiliumL2AnnouncementPolicy, Networking, namespaced: false, ["cilium.io/v2alpha1"], checks::cilium_net::check_l2_announcement_policy;
     CiliumLoadBalancerIPPool => cilium_net::CiliumLoadBalancerIPPool, Networking, namespaced: false, ["cilium.io/v2", "cilium.io/v2alpha1"], checks::cilium_net::check_lb_ip_pool;
     CiliumBGPPeeringPolicy => cilium_net::CiliumBGPPeeringPolicy, Networking, namespaced: false, ["cilium.io/v2alpha1"], checks::cilium_net::check_bgp_peering_policy;
     CiliumBGPClusterConfig => cilium_net::CiliumBGPClusterConfig, Networking, namespaced: false, ["cilium.io/v2", "cilium.io/v2alpha1"], checks::cilium_net::check_bgp_cluster_config;

@@ -9,6 +9,8 @@ pub mod checks;
 pub mod codes;
 pub mod diag;
 pub mod frontend;
+pub mod identity;
+pub mod inventory;
 pub mod kinds;
 pub mod model;
 pub mod path;

@@ -135,7 +135,7 @@ pub struct Checked {
 
 /// Validates `node` against `schema` and converts it to JSON.
 pub fn check(schema: &KindSchema, node: &Node, context: &Context) -> Checked {
-    let mut walker = Walker { schema, context, diagnostics: Vec::new() };
+    let mut walker = Walker { schema, context, diagnostics: Vec::new(), root: node };
     let value = walker.check(node, &schema.root, &mut Path::root(), None);
     Checked { value, diagnostics: walker.diagnostics }
 }
@@ -144,6 +144,22 @@ struct Walker<'a> {
     schema: &'a KindSchema,
     context: &'a Context,
     diagnostics: Vec<Diagnostic>,
+    /// The object being checked, to prefer places that exist in it when a misplaced field
+    /// could belong in several.
+    root: &'a Node,
+}
+
+/// How many leading segments of a place pattern (`spec.ingress[]`, from
+/// [`Path::pattern`]) exist in `node`; `[]` matches any item.
+fn existing_depth(node: &Node, segments: &[Segment]) -> usize {
+    let Some((first, rest)) = segments.split_first() else { return 0 };
+    match (first, &node.value) {
+        (Segment::Key(key), Value::Mapping(entries)) if !key.is_empty() => {
+            entries.iter().find(|entry| &entry.key == key).map_or(0, |entry| 1 + existing_depth(&entry.value, rest))
+        }
+        (Segment::Key(key), Value::Sequence(items)) if key.is_empty() => items.iter().map(|item| 1 + existing_depth(item, rest)).max().unwrap_or(0),
+        _ => 0,
+    }
 }
 
 fn types_of(schema: &Json) -> Vec<&str> {
@@ -189,6 +205,9 @@ fn node_kind(node: &Node) -> &'static str {
     }
 }
 
+/// Help for a value that is an unrendered template placeholder (`{{ .Values.cidr }}`).
+pub const TEMPLATE_HELP: &str = "this value contains `{{`: it looks like a Go or Helm template placeholder; render the template before linting";
+
 /// Words that YAML 1.1 (and so `kubectl`) reads as booleans when unquoted.
 fn is_yaml11_bool(text: &str) -> bool {
     matches!(text, "y" | "Y" | "yes" | "Yes" | "YES" | "n" | "N" | "no" | "No" | "NO" | "on" | "On" | "ON" | "off" | "Off" | "OFF")
@@ -220,9 +239,13 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 
 /// The closest of `candidates` to `word`, if close enough to be a likely typo.
 pub fn did_you_mean<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
-    let limit = (word.chars().count() / 3).clamp(1, 3);
+    let length = word.chars().count();
+    let limit = (length / 3).clamp(1, 3);
     candidates
         .into_iter()
+        // The distance is at least the difference in length: skip the quadratic work for a
+        // candidate that cannot be close (a hostile 4 MB key against every field name).
+        .filter(|candidate| candidate.chars().count().abs_diff(length) <= limit)
         .map(|candidate| (edit_distance(word, candidate), candidate))
         .filter(|(distance, _)| *distance <= limit)
         .min()
@@ -433,13 +456,17 @@ impl Walker<'_> {
         let mut out = Map::new();
         for entry in entries {
             path.push(Segment::Key(entry.key.clone()));
+            let required = schema.get("required").and_then(Json::as_array).is_some_and(|names| names.iter().any(|name| name == entry.key.as_str()));
             match properties.and_then(|properties| properties.get(&entry.key)) {
+                // `field:` with no value (null) is the same as no field: the API server prunes
+                // it (CRDs) or decodes it as the zero value (built-in kinds).
+                Some(_) if entry.value.is_null() && !required => {}
                 Some(property) => {
                     let value = self.check(&entry.value, property, path, Some(entry.key_span));
                     out.insert(entry.key.clone(), value);
                 }
                 None => match additional {
-                    Some(Json::Bool(false)) => self.unknown_field(entry.key.as_str(), entry.key_span, properties, path),
+                    Some(Json::Bool(false)) => self.unknown_field(entry.key.as_str(), entry.key_span, properties, schema.get("x-polc-field-help"), path),
                     Some(additional) if additional.is_object() => {
                         let value = self.check(&entry.value, additional, path, Some(entry.key_span));
                         out.insert(entry.key.clone(), value);
@@ -465,7 +492,9 @@ impl Walker<'_> {
         Json::Object(out)
     }
 
-    fn unknown_field(&mut self, key: &str, key_span: Span, properties: Option<&Map<String, Json>>, path: &Path) {
+    /// `field_help` is the object schema's `x-polc-field-help`: help texts for fields known to be
+    /// misused here (an obsolete name, a field of allow rules written in a deny rule...).
+    fn unknown_field(&mut self, key: &str, key_span: Span, properties: Option<&Map<String, Json>>, field_help: Option<&Json>, path: &Path) {
         let parent = path.parent().unwrap_or_default();
         let here = parent.pattern();
         let shown_here = if here.is_empty() { "the top level".to_owned() } else { format!("`{here}`") };
@@ -479,13 +508,26 @@ impl Walker<'_> {
             .max_by_key(|place| {
                 let segments: Vec<&str> = place.split(['.', '[']).collect();
                 let common = segments.iter().zip(&here_segments).take_while(|(a, b)| a == b).count();
-                (common, std::cmp::Reverse(segments.len().abs_diff(here_segments.len())), std::cmp::Reverse((*place).clone()))
+                // Among equally close places, prefer one the document already has (the field
+                // was probably meant to go into the `ingress` item that exists, not `egress`).
+                let existing = existing_depth(self.root, Path::parse(place).segments());
+                (common, existing, std::cmp::Reverse(segments.len().abs_diff(here_segments.len())), std::cmp::Reverse((*place).clone()))
             })
             .cloned();
         let candidates: Vec<&str> = properties.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
         let case_twin = candidates.iter().find(|candidate| candidate.eq_ignore_ascii_case(key) && **candidate != key).copied();
-        let help = if let Some(twin) = case_twin {
+        // `"*"` in `x-polc-field-help` is the help for any other unknown key (a label written
+        // one level too high in a selector), unless the key looks like a typo of a field.
+        let any_key_help = field_help.and_then(|help| help.get("*")).and_then(Json::as_str);
+        let help = if let Some(text) = field_help.and_then(|help| help.get(key)).and_then(Json::as_str) {
+            Some(text.to_owned())
+        } else if let Some(twin) = case_twin {
             Some(format!("field names are case-sensitive: write `{twin}`"))
+        } else if let Some(text) = any_key_help {
+            Some(match did_you_mean(key, candidates.iter().copied()) {
+                Some(guess) => format!("did you mean `{guess}`?"),
+                None => text.to_owned(),
+            })
         } else if let Some(place) = best_place {
             let shown_place = if place.is_empty() { "the top level of the object".to_owned() } else { format!("`{place}`") };
             let depth_here = here_segments.len();
@@ -678,11 +720,15 @@ impl Walker<'_> {
                 if let Some(pattern) = schema.get("pattern").and_then(Json::as_str) {
                     if !pattern_matches(pattern, text) {
                         let message = format!("`{}` is not a valid value for `{}`", shown(text), self.shown_path(path));
-                        let help = schema
-                            .get("x-polc-pattern-help")
-                            .and_then(Json::as_str)
-                            .map(str::to_owned)
-                            .unwrap_or_else(|| format!("the value must match the pattern `{pattern}`"));
+                        let help = if text.contains("{{") {
+                            TEMPLATE_HELP.to_owned()
+                        } else {
+                            schema
+                                .get("x-polc-pattern-help")
+                                .and_then(Json::as_str)
+                                .map(str::to_owned)
+                                .unwrap_or_else(|| format!("the value must match the pattern `{pattern}`"))
+                        };
                         self.report(&codes::PATTERN_MISMATCH, node.span, path, message).help = Some(help);
                         return;
                     }
@@ -690,7 +736,10 @@ impl Walker<'_> {
                 if let Some(format) = schema.get("format").and_then(Json::as_str) {
                     if format_ok(format, text) == Some(false) {
                         let message = format!("`{}` is not {} (at `{}`)", shown(text), format_name(format), self.shown_path(path));
-                        self.report(&codes::INVALID_FORMAT, node.span, path, message);
+                        let diagnostic = self.report(&codes::INVALID_FORMAT, node.span, path, message);
+                        if text.contains("{{") {
+                            diagnostic.help = Some(TEMPLATE_HELP.to_owned());
+                        }
                     }
                 }
             }

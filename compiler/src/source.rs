@@ -55,6 +55,21 @@ pub struct Pos {
     pub col: u32,
 }
 
+impl Pos {
+    /// The position of byte offset `byte` of `text` (clamped to the text, moved back to a
+    /// character boundary): 1-based line and column, counting `\n` as the line break.
+    pub fn at(text: &str, byte: usize) -> Pos {
+        let mut byte = byte.min(text.len());
+        while !text.is_char_boundary(byte) {
+            byte -= 1;
+        }
+        let before = &text[..byte];
+        let line = before.bytes().filter(|b| *b == b'\n').count() as u32 + 1;
+        let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+        Pos { byte, line, col: before[line_start..].chars().count() as u32 + 1 }
+    }
+}
+
 /// A half-open range `[start, end)` in one source.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Span {

@@ -303,21 +303,36 @@ pub struct Stream {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Converts saphyr's character offsets to byte offsets, moving a cursor (offsets arrive almost
-/// in order, so this is linear over the stream).
+/// Converts saphyr's character offsets to byte offsets, lines and columns, moving a cursor
+/// (offsets arrive almost in order, so this is linear over the stream). Lines and columns are
+/// counted here from the text rather than taken from saphyr's markers, which disagree with the
+/// byte offset at the end of the input (a virtual final line break) and after a lone `\r`.
 struct Offsets<'a> {
     text: &'a str,
     char_index: usize,
     byte_index: usize,
+    /// 1-based line of `byte_index`, and 0-based column in characters.
+    line: u32,
+    column: u32,
 }
 
 impl Offsets<'_> {
+    fn new(text: &str) -> Offsets<'_> {
+        Offsets { text, char_index: 0, byte_index: 0, line: 1, column: 0 }
+    }
+
     fn byte_of(&mut self, char_index: usize) -> usize {
         while self.char_index < char_index {
             match self.text[self.byte_index..].chars().next() {
                 Some(c) => {
                     self.byte_index += c.len_utf8();
                     self.char_index += 1;
+                    if c == '\n' {
+                        self.line += 1;
+                        self.column = 0;
+                    } else {
+                        self.column += 1;
+                    }
                 }
                 None => return self.byte_index,
             }
@@ -327,6 +342,13 @@ impl Offsets<'_> {
                 Some(c) => {
                     self.byte_index -= c.len_utf8();
                     self.char_index -= 1;
+                    if c == '\n' {
+                        self.line -= 1;
+                        let line_start = self.text[..self.byte_index].rfind('\n').map(|i| i + 1).unwrap_or(0);
+                        self.column = self.text[line_start..self.byte_index].chars().count() as u32;
+                    } else {
+                        self.column -= 1;
+                    }
                 }
                 None => return 0,
             }
@@ -335,7 +357,8 @@ impl Offsets<'_> {
     }
 
     fn pos(&mut self, marker: &Marker) -> Pos {
-        Pos { byte: self.byte_of(marker.index()), line: marker.line() as u32, col: marker.col() as u32 + 1 }
+        let byte = self.byte_of(marker.index());
+        Pos { byte, line: self.line, col: self.column + 1 }
     }
 }
 
@@ -493,12 +516,12 @@ pub fn parse_stream(source: SourceId, text: &str, limits: &Limits) -> Stream {
     if text.len() > limits.max_source_bytes {
         stream.diagnostics.push(
             Diagnostic::new(&codes::FILE_TOO_LARGE, format!("file is {} bytes, more than the limit of {} bytes", text.len(), limits.max_source_bytes))
-                .at(Location { source, span: Span::default(), path: None, document: None })
+                .at(Location { source, span: Span::new(Pos::at(text, 0), Pos::at(text, 0)), path: None, document: None })
                 .with_help("policy files are small; raise the limit with `--max-file-size` if this one is meant to be this large"),
         );
         return stream;
     }
-    let mut offsets = Offsets { text, char_index: 0, byte_index: 0 };
+    let mut offsets = Offsets::new(text);
     let mut document_index = 0usize;
     let mut builder: Option<Builder<'_>> = None;
     for event in Parser::new_from_str(text) {

@@ -53,6 +53,7 @@ impl ObjectMeta {
 /// A Kubernetes label selector. An empty selector selects everything.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(extend("x-polc-field-help" = {"*": "a selector holds `matchLabels` and `matchExpressions`; if this is a label, indent it under `matchLabels:`"}))]
 pub struct LabelSelector {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub match_labels: BTreeMap<String, String>,
