@@ -42,9 +42,8 @@ pub fn list() -> String {
 
 fn unknown(query: &str) -> Failure {
     let names: Vec<&str> = codes::all().iter().map(|code| code.name).collect();
-    let suggestion = polc_compiler::schema_check::did_you_mean(query, names.iter().copied())
-        .map(|name| format!(" (did you mean `{name}`?)"))
-        .unwrap_or_default();
+    let suggestion =
+        polc_compiler::schema_check::did_you_mean(query, names.iter().copied()).map(|name| format!(" (did you mean `{name}`?)")).unwrap_or_default();
     Failure::new(format!("unknown code `{query}`{suggestion}; `polc explain --list` lists every code"))
 }
 

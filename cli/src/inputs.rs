@@ -162,7 +162,9 @@ fn file_location(source: SourceId, span: Span) -> Location {
 }
 
 fn is_yaml(path: &Path) -> bool {
-    path.extension().and_then(|extension| extension.to_str()).is_some_and(|extension| extension.eq_ignore_ascii_case("yaml") || extension.eq_ignore_ascii_case("yml"))
+    path.extension()
+        .and_then(|extension| extension.to_str())
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("yaml") || extension.eq_ignore_ascii_case("yml"))
 }
 
 fn is_hidden(name: &std::ffi::OsStr) -> bool {

@@ -7,6 +7,8 @@
 mod cmd_explain;
 mod cmd_lint;
 mod cmd_schema;
+mod cmd_test;
+mod cmd_trace;
 mod exit;
 mod inputs;
 mod output;
@@ -35,6 +37,10 @@ enum Command {
     Schema(cmd_schema::Args),
     /// Explain a diagnostic code, or list every code
     Explain(cmd_explain::Args),
+    /// Show the verdict on one flow and the rules that decided it
+    Trace(cmd_trace::Args),
+    /// Run every FlowTest among the inputs and report the flows that fail
+    Test(cmd_test::Args),
 }
 
 fn run(command: &Command) -> Result<Exit, Failure> {
@@ -42,6 +48,8 @@ fn run(command: &Command) -> Result<Exit, Failure> {
         Command::Lint(args) => cmd_lint::run(args),
         Command::Schema(args) => cmd_schema::run(args),
         Command::Explain(args) => cmd_explain::run(args),
+        Command::Trace(args) => cmd_trace::run(args),
+        Command::Test(args) => cmd_test::run(args),
     }
 }
 

@@ -173,7 +173,6 @@ fn a_20_mb_file_is_over_the_default_limit() {
     assert!(text.contains("more than the limit of 16777216 bytes"), "{text}");
     assert!(text.ends_with("1 error, 0 warnings in 2 files\n"), "{text}");
 
-
     // The limit reaches the reader and the compiler alike: a file under a raised limit is parsed.
     let medium: String = (0..50).map(|index| format!("---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: ns-{index}\n")).collect();
     write(dir.path(), "medium.yaml", &medium);

@@ -37,6 +37,8 @@ fn talk_examples_lint_output() {
     settings.set_snapshot_path("snapshots/talk_examples");
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
+    // Every example is compared, so one run shows (and writes, as `.snap.new`) every change.
+    let mut changed = Vec::new();
     settings.bind(|| {
         for name in &names {
             let output = Command::new(env!("CARGO_BIN_EXE_polc"))
@@ -48,7 +50,12 @@ fn talk_examples_lint_output() {
             assert!(code == 0 || code == 1, "{name}: exit code {code}: {}", String::from_utf8_lossy(&output.stderr));
             let stdout = String::from_utf8(output.stdout).expect("output is UTF-8");
             let stem = name.trim_end_matches(".yaml").trim_end_matches(".yml");
-            insta::assert_snapshot!(stem, format!("exit code: {code}\n\n{stdout}"));
+            let snapshot = format!("exit code: {code}\n\n{stdout}");
+            let compared = std::panic::catch_unwind(|| insta::assert_snapshot!(stem, snapshot));
+            if compared.is_err() {
+                changed.push(stem.to_owned());
+            }
         }
     });
+    assert!(changed.is_empty(), "the output changed for {changed:?}; review with `cargo insta review` (or accept with `INSTA_UPDATE=always`)");
 }

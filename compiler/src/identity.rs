@@ -80,17 +80,32 @@ pub fn pod_identity_labels(pod: &PodEntry, namespace_labels: &BTreeMap<String, S
     labels.into_iter().filter(|label| label_filter_keeps(&label.key)).collect()
 }
 
-/// The labels of a reserved identity.
-pub fn reserved_labels(id: NumericIdentity) -> BTreeSet<Label> {
+/// The world label of an address outside the cluster: `reserved:world` in a single-stack
+/// cluster, `reserved:world-ipv4` or `reserved:world-ipv6` in a dual-stack one.
+pub fn world_label(address: IpAddr, dual_stack: bool) -> Label {
+    match (dual_stack, address) {
+        (false, _) => Label::reserved("world"),
+        (true, IpAddr::V4(_)) => Label::reserved("world-ipv4"),
+        (true, IpAddr::V6(_)) => Label::reserved("world-ipv6"),
+    }
+}
+
+/// The labels of a reserved identity. `apiserver_addresses` are the API server's addresses
+/// outside the nodes, which also carry the world label.
+pub fn reserved_labels(id: NumericIdentity, apiserver_addresses: &[IpAddr], dual_stack: bool) -> BTreeSet<Label> {
     let mut labels = BTreeSet::new();
     if let Some(name) = id.reserved_name() {
         labels.insert(Label::reserved(name));
     }
     if id == NumericIdentity::KUBE_APISERVER {
-        // The API server's addresses outside the nodes also carry the world label.
-        labels.insert(Label::reserved("world"));
+        labels.extend(apiserver_addresses.iter().map(|address| world_label(*address, dual_stack)));
     }
     labels
+}
+
+/// Whether `labels` carry a world label of any family.
+pub fn has_world_label(labels: &BTreeSet<Label>) -> bool {
+    ["world", "world-ipv4", "world-ipv6"].iter().any(|name| labels.contains(&Label::reserved(name)))
 }
 
 /// The operator of one selector requirement.
@@ -225,6 +240,8 @@ pub struct IdentityTable {
     pub named_ports: BTreeMap<NumericIdentity, Vec<NamedPort>>,
     /// Reserved identities given to addresses outside the pods and nodes (`kube-apiserver`).
     pub reserved_addresses: Vec<(IpAddr, NumericIdentity)>,
+    /// Whether the world is split by family (a dual-stack cluster).
+    pub dual_stack: bool,
 }
 
 /// Why identities could not all be allocated.
@@ -239,11 +256,12 @@ pub enum AllocationProblem {
 impl IdentityTable {
     /// Allocates identities for the inventory's pods and for `prefixes` (the CIDRs that
     /// policies name).
-    pub fn allocate(inventory: &Inventory, prefixes: &BTreeSet<IpPrefix>, cluster: &str) -> (IdentityTable, Vec<AllocationProblem>) {
-        let mut table = IdentityTable::default();
+    pub fn allocate(inventory: &Inventory, prefixes: &BTreeSet<IpPrefix>, cluster: &str, dual_stack: bool) -> (IdentityTable, Vec<AllocationProblem>) {
+        let mut table = IdentityTable { dual_stack, ..IdentityTable::default() };
         let mut problems = Vec::new();
+        let apiserver_addresses = inventory.apiserver_addresses();
         for id in NumericIdentity::RESERVED {
-            table.identities.push(IdentityInfo { id, kind: IdentityKind::Reserved, labels: reserved_labels(id) });
+            table.identities.push(IdentityInfo { id, kind: IdentityKind::Reserved, labels: reserved_labels(id, &apiserver_addresses, dual_stack) });
         }
         let empty = BTreeMap::new();
         let mut by_labels: BTreeMap<BTreeSet<Label>, Vec<&PodEntry>> = BTreeMap::new();
@@ -274,11 +292,11 @@ impl IdentityTable {
             let id = NumericIdentity::local(index as u32 + 1);
             let mut labels = BTreeSet::new();
             labels.insert(Label::new("cidr", prefix.to_string().replace(':', "-"), ""));
-            labels.insert(Label::reserved("world"));
+            labels.insert(world_label(prefix.address(), dual_stack));
             table.cidrs.insert(*prefix, id);
             table.identities.push(IdentityInfo { id, kind: IdentityKind::Cidr { prefix: *prefix }, labels });
         }
-        for address in inventory.apiserver_addresses() {
+        for address in apiserver_addresses {
             table.reserved_addresses.push((address, NumericIdentity::KUBE_APISERVER));
         }
         table.identities.sort_by_key(|identity| identity.id);
@@ -322,17 +340,27 @@ impl IdentityTable {
             }
         }
         if cidr.length() == 0 {
-            // A /0 prefix is the world label of its family: the world identities and every
-            // identity that carries the world label (minus the `except` prefixes).
-            selected.extend([NumericIdentity::WORLD, NumericIdentity::WORLD_IPV4, NumericIdentity::WORLD_IPV6]);
+            // A /0 prefix is a world label: of its own family in a dual-stack cluster, else the
+            // whole world. It selects the world identities and every identity that carries the
+            // label (minus the `except` prefixes).
+            let label = world_label(cidr.address(), self.dual_stack);
+            let worlds: &[NumericIdentity] = match (self.dual_stack, cidr.is_ipv4()) {
+                (false, _) => &[NumericIdentity::WORLD, NumericIdentity::WORLD_IPV4, NumericIdentity::WORLD_IPV6],
+                (true, true) => &[NumericIdentity::WORLD_IPV4],
+                (true, false) => &[NumericIdentity::WORLD_IPV6],
+            };
+            selected.extend(worlds.iter().copied());
             let excepted = |prefix: &IpPrefix| except.iter().any(|excluded| excluded.covers(prefix));
-            for identity in &self.identities {
+            for identity in self.identities.iter().filter(|identity| identity.labels.contains(&label)) {
                 match &identity.kind {
                     IdentityKind::Cidr { prefix } if !excepted(prefix) => {
                         selected.insert(identity.id);
                     }
                     IdentityKind::Reserved if identity.id == NumericIdentity::KUBE_APISERVER => {
-                        if self.reserved_addresses.iter().any(|(address, id)| *id == identity.id && !excepted(&IpPrefix::host(*address))) {
+                        let outside = self.reserved_addresses.iter().any(|(address, id)| {
+                            *id == identity.id && world_label(*address, self.dual_stack) == label && !excepted(&IpPrefix::host(*address))
+                        });
+                        if outside {
                             selected.insert(identity.id);
                         }
                     }

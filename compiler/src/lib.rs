@@ -12,9 +12,11 @@ pub mod frontend;
 pub mod identity;
 pub mod inventory;
 pub mod kinds;
+pub mod lower;
 pub mod model;
 pub mod path;
 pub mod schema_check;
+pub mod semantics;
 pub mod source;
 pub mod yaml;
 

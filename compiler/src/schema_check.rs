@@ -509,9 +509,12 @@ impl Walker<'_> {
                 let segments: Vec<&str> = place.split(['.', '[']).collect();
                 let common = segments.iter().zip(&here_segments).take_while(|(a, b)| a == b).count();
                 // Among equally close places, prefer one the document already has (the field
-                // was probably meant to go into the `ingress` item that exists, not `egress`).
-                let existing = existing_depth(self.root, Path::parse(place).segments());
-                (common, existing, std::cmp::Reverse(segments.len().abs_diff(here_segments.len())), std::cmp::Reverse((*place).clone()))
+                // was probably meant to go into the `ingress` item that exists, not `egress`),
+                // then the nearest, then the one the document has more of.
+                let place_segments = Path::parse(place);
+                let existing = existing_depth(self.root, place_segments.segments());
+                let exists = existing == place_segments.segments().len();
+                (common, exists, std::cmp::Reverse(segments.len().abs_diff(here_segments.len())), existing, std::cmp::Reverse((*place).clone()))
             })
             .cloned();
         let candidates: Vec<&str> = properties.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
@@ -639,8 +642,16 @@ impl Walker<'_> {
             // rejects it (it sees a number or a boolean), so it must be quoted.
             _ if wants("string") && scalar.style == Style::Plain && !matches!(resolved, Resolved::Null) => {
                 let message = format!("expected a string at `{}`, found {} `{}`", self.shown_path(path), resolved.type_name(), shown(&scalar.text));
+                // Quoting only helps when the quoted text is an allowed value (`allowFirstLastIPs: false`).
+                let allowed = schema.get("enum").and_then(Json::as_array).filter(|allowed| !allowed.contains(&Json::String(scalar.text.clone())));
+                let help = match allowed {
+                    Some(allowed) => {
+                        format!("allowed values: {}", allowed.iter().map(|v| format!("`{}`", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join(", "))
+                    }
+                    None => format!("quote it: `\"{}\"`", shown(&scalar.text)),
+                };
                 let diagnostic = self.report(&codes::WRONG_TYPE, node.span, path, message);
-                diagnostic.help = Some(format!("quote it: `\"{}\"`", shown(&scalar.text)));
+                diagnostic.help = Some(help);
                 return Json::Null;
             }
             _ => {

@@ -96,7 +96,9 @@ fn l2_announcement_policies_are_only_served_at_v2alpha1() {
 
 #[test]
 fn bgp_v1_is_only_served_at_v2alpha1() {
-    let found = lint("apiVersion: cilium.io/v2\nkind: CiliumBGPPeeringPolicy\nmetadata:\n  name: v1\nspec:\n  virtualRouters:\n  - localASN: 64512\n    neighbors:\n    - {peerAddress: 10.0.0.1/32, peerASN: 64512}\n");
+    let found = lint(
+        "apiVersion: cilium.io/v2\nkind: CiliumBGPPeeringPolicy\nmetadata:\n  name: v1\nspec:\n  virtualRouters:\n  - localASN: 64512\n    neighbors:\n    - {peerAddress: 10.0.0.1/32, peerASN: 64512}\n",
+    );
     assert_eq!(codes(&found), vec![("PLC1102", 1)]);
 }
 
@@ -105,7 +107,8 @@ fn pools_and_bgp_v2_are_served_at_both_versions() {
     for version in ["cilium.io/v2", "cilium.io/v2alpha1"] {
         let pool = format!("apiVersion: {version}\nkind: CiliumLoadBalancerIPPool\nmetadata:\n  name: p\nspec:\n  blocks:\n  - cidr: 10.0.0.0/24\n");
         assert!(lint(&pool).is_empty(), "{version}");
-        let advertisement = format!("apiVersion: {version}\nkind: CiliumBGPAdvertisement\nmetadata:\n  name: a\nspec:\n  advertisements:\n  - advertisementType: PodCIDR\n");
+        let advertisement =
+            format!("apiVersion: {version}\nkind: CiliumBGPAdvertisement\nmetadata:\n  name: a\nspec:\n  advertisements:\n  - advertisementType: PodCIDR\n");
         assert!(lint(&advertisement).is_empty(), "{version}");
     }
 }
@@ -121,9 +124,12 @@ fn duplicate_instance_and_peer_names_are_list_map_key_errors() {
     let found = lint(&instances);
     assert_eq!(codes(&found), vec![("PLC2008", 9)]);
     assert_eq!(found[0].related, vec![(0, 7)]);
-    let peers = format!("{CLUSTER_HEAD}  - name: i\n    localASN: 65001\n    peers:\n    - name: tor\n      peerAddress: 10.0.0.1\n    - name: tor\n      peerAddress: 10.0.0.2\n");
+    let peers = format!(
+        "{CLUSTER_HEAD}  - name: i\n    localASN: 65001\n    peers:\n    - name: tor\n      peerAddress: 10.0.0.1\n    - name: tor\n      peerAddress: 10.0.0.2\n"
+    );
     assert_eq!(codes(&lint(&peers)), vec![("PLC2008", 12)]);
-    let overrides = "apiVersion: cilium.io/v2\nkind: CiliumBGPNodeConfigOverride\nmetadata:\n  name: node-1\nspec:\n  bgpInstances:\n  - name: i\n  - name: i\n";
+    let overrides =
+        "apiVersion: cilium.io/v2\nkind: CiliumBGPNodeConfigOverride\nmetadata:\n  name: node-1\nspec:\n  bgpInstances:\n  - name: i\n  - name: i\n";
     assert_eq!(codes(&lint(overrides)), vec![("PLC2008", 8)]);
 }
 
@@ -138,7 +144,9 @@ fn instance_count_and_name_length_are_bounded() {
 #[test]
 fn asn_and_port_ranges() {
     // BGP v2 instances need a non-zero ASN; peers may use 0 (learn it from the OPEN message).
-    let found = lint(&format!("{CLUSTER_HEAD}  - name: i\n    localASN: 0\n    localPort: 70000\n    peers:\n    - name: p\n      peerAddress: 10.0.0.1\n      peerASN: 0\n"));
+    let found = lint(&format!(
+        "{CLUSTER_HEAD}  - name: i\n    localASN: 0\n    localPort: 70000\n    peers:\n    - name: p\n      peerAddress: 10.0.0.1\n      peerASN: 0\n"
+    ));
     assert_eq!(codes(&found), vec![("PLC2006", 8), ("PLC2006", 9)]);
     assert!(found[0].message.contains("must be from 1 to 4294967295"), "{}", found[0].message);
     let v1 = "apiVersion: cilium.io/v2alpha1\nkind: CiliumBGPPeeringPolicy\nmetadata:\n  name: v1\nspec:\n  virtualRouters:\n  - localASN: 4294967296\n    neighbors:\n    - peerAddress: 10.0.0.1/32\n      peerASN: 0\n      peerPort: 0\n      eBGPMultihopTTL: 256\n      holdTimeSeconds: 2\n      gracefulRestart: {enabled: true, restartTimeSeconds: 4096}\n";
@@ -163,7 +171,9 @@ const ADVERTISEMENT_HEAD: &str = "apiVersion: cilium.io/v2\nkind: CiliumBGPAdver
 
 #[test]
 fn community_formats_follow_the_crd_patterns() {
-    let good = format!("{ADVERTISEMENT_HEAD}        standard: [\"65000:100\", \"4294967295\", \"0:0\"]\n        large: [\"4294967295:0:1\"]\n        wellKnown: [no-export, blackhole, llgr-stale]\n");
+    let good = format!(
+        "{ADVERTISEMENT_HEAD}        standard: [\"65000:100\", \"4294967295\", \"0:0\"]\n        large: [\"4294967295:0:1\"]\n        wellKnown: [no-export, blackhole, llgr-stale]\n"
+    );
     assert!(lint(&good).is_empty());
     let found = lint(&format!("{ADVERTISEMENT_HEAD}        standard: [\"65536:1\", \"1111:1111:1111\", \"no-export\"]\n"));
     assert_eq!(codes(&found), vec![("PLC2005", 10), ("PLC2005", 10), ("PLC2005", 10)]);
@@ -188,15 +198,24 @@ fn v1_communities_use_the_same_patterns() {
 
 #[test]
 fn enums_and_their_spelling() {
-    let pool = |value: &str| format!("apiVersion: cilium.io/v2\nkind: CiliumLoadBalancerIPPool\nmetadata:\n  name: p\nspec:\n  allowFirstLastIPs: {value}\n  blocks:\n  - cidr: 10.0.0.0/24\n");
+    let pool = |value: &str| {
+        format!(
+            "apiVersion: cilium.io/v2\nkind: CiliumLoadBalancerIPPool\nmetadata:\n  name: p\nspec:\n  allowFirstLastIPs: {value}\n  blocks:\n  - cidr: 10.0.0.0/24\n"
+        )
+    };
     assert!(lint(&pool("\"No\"")).is_empty());
     let unquoted = lint(&pool("No"));
     assert_eq!(codes(&unquoted), vec![("PLC2002", 6)]);
     assert_eq!(unquoted[0].help.as_deref(), Some("quote it: `\"No\"`"));
+    // A boolean is not one of the values: quoting `false` would not help.
+    let boolean = lint(&pool("false"));
+    assert_eq!(codes(&boolean), vec![("PLC2002", 6)]);
+    assert_eq!(boolean[0].help.as_deref(), Some("allowed values: `Yes`, `No`"));
     let lower = lint(&pool("\"no\""));
     assert_eq!(codes(&lower), vec![("PLC2004", 6)]);
     assert_eq!(lower[0].help.as_deref(), Some("values are case-sensitive: write `No`"));
-    let advertisement = "apiVersion: cilium.io/v2\nkind: CiliumBGPAdvertisement\nmetadata:\n  name: a\nspec:\n  advertisements:\n  - advertisementType: podCIDR\n";
+    let advertisement =
+        "apiVersion: cilium.io/v2\nkind: CiliumBGPAdvertisement\nmetadata:\n  name: a\nspec:\n  advertisements:\n  - advertisementType: podCIDR\n";
     assert_eq!(codes(&lint(advertisement)), vec![("PLC2004", 7)]);
     let families = "apiVersion: cilium.io/v2\nkind: CiliumBGPPeerConfig\nmetadata:\n  name: p\nspec:\n  families:\n  - afi: ipv5\n    safi: unicast\n  - afi: ipv6\n    safi: mpls-vpn\n";
     assert_eq!(codes(&lint(families)), vec![("PLC2004", 7), ("PLC2004", 10)]);
@@ -220,7 +239,9 @@ fn addresses_follow_the_crd_formats() {
 #[test]
 fn selector_label_values_follow_the_crd_pattern() {
     let l2 = |value: &str| {
-        format!("apiVersion: cilium.io/v2alpha1\nkind: CiliumL2AnnouncementPolicy\nmetadata:\n  name: l2\nspec:\n  loadBalancerIPs: true\n  serviceSelector:\n    matchLabels:\n      color: {value}\n")
+        format!(
+            "apiVersion: cilium.io/v2alpha1\nkind: CiliumL2AnnouncementPolicy\nmetadata:\n  name: l2\nspec:\n  loadBalancerIPs: true\n  serviceSelector:\n    matchLabels:\n      color: {value}\n"
+        )
     };
     assert!(lint(&l2("blue")).is_empty());
     assert_eq!(codes(&lint(&l2("\"-blue\""))), vec![("PLC2005", 9)]);
@@ -237,7 +258,8 @@ fn selector_label_values_follow_the_crd_pattern() {
 fn status_is_accepted_where_the_crd_has_one() {
     let pool = "apiVersion: cilium.io/v2\nkind: CiliumLoadBalancerIPPool\nmetadata:\n  name: p\n  creationTimestamp: \"2024-05-01T10:00:00Z\"\nspec:\n  blocks:\n  - cidr: 10.0.0.0/24\nstatus:\n  conditions:\n  - type: cilium.io/PoolConflict\n    status: \"False\"\n    reason: resolved\n    message: \"\"\n    lastTransitionTime: \"2024-05-01T10:00:00Z\"\n";
     assert!(lint(pool).is_empty());
-    let advertisement = "apiVersion: cilium.io/v2\nkind: CiliumBGPAdvertisement\nmetadata:\n  name: a\nspec:\n  advertisements:\n  - advertisementType: PodCIDR\nstatus: {}\n";
+    let advertisement =
+        "apiVersion: cilium.io/v2\nkind: CiliumBGPAdvertisement\nmetadata:\n  name: a\nspec:\n  advertisements:\n  - advertisementType: PodCIDR\nstatus: {}\n";
     assert_eq!(codes(&lint(advertisement)), vec![("PLC2001", 8)]);
 }
 

@@ -37,10 +37,10 @@ fn documentation_blocks(network: &Path) -> Vec<String> {
             let path = entry.path();
             if path.is_dir() {
                 walk(&path, base, out);
-            } else if path.extension().is_some_and(|extension| extension == "yaml" || extension == "yml") {
-                if let Ok(relative) = path.strip_prefix(base) {
-                    out.push(relative.to_string_lossy().replace('\\', "/"));
-                }
+            } else if path.extension().is_some_and(|extension| extension == "yaml" || extension == "yml")
+                && let Ok(relative) = path.strip_prefix(base)
+            {
+                out.push(relative.to_string_lossy().replace('\\', "/"));
             }
         }
     }

@@ -3,8 +3,8 @@
 //! truncation), must never panic, and every diagnostic must point inside its source at a
 //! position that agrees with its byte offset. Runs in plain `cargo test` (proptest).
 //!
-//! Seeds: `policies/examples/`, `../shared/talk-examples/` (when present) and a few inline
-//! documents, so the test means something on a machine without the shared material.
+//! Seeds: `policies/examples/`, the fuzzing seeds in `compiler/fuzz/corpus/frontend/`,
+//! `../shared/talk-examples/` (when present) and a few inline documents.
 
 mod span_check;
 
@@ -74,17 +74,29 @@ items:
     "defaults: &defaults {a: 1, b: [x, y]}\nuse: *defaults\nblock: |\n  text\n  more\nfolded: >-\n  one\n  two\n'quoted': \"é ✓\"\n",
 ];
 
+fn yaml_files(dir: &Path, files: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut paths: Vec<_> = entries.filter_map(Result::ok).map(|entry| entry.path()).collect();
+    paths.sort();
+    for path in paths {
+        if path.is_dir() {
+            yaml_files(&path, files);
+        } else if path.extension().is_some_and(|extension| extension == "yaml" || extension == "yml") {
+            files.push(path);
+        }
+    }
+}
+
 fn seeds() -> &'static [String] {
     static SEEDS: OnceLock<Vec<String>> = OnceLock::new();
     SEEDS.get_or_init(|| {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let mut seeds: Vec<String> = INLINE_SEEDS.iter().map(|seed| seed.to_string()).collect();
-        for dir in [root.join("policies/examples"), root.join("../shared/talk-examples")] {
-            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-            let mut paths: Vec<_> = entries.filter_map(Result::ok).map(|entry| entry.path()).filter(|path| path.is_file()).collect();
-            paths.sort();
-            seeds.extend(paths.iter().filter_map(|path| std::fs::read_to_string(path).ok()));
+        let mut files = Vec::new();
+        for dir in [root.join("policies/examples"), root.join("compiler/fuzz/corpus/frontend"), root.join("../shared/talk-examples")] {
+            yaml_files(&dir, &mut files);
         }
+        seeds.extend(files.iter().filter_map(|path| std::fs::read_to_string(path).ok()));
         seeds
     })
 }
@@ -101,7 +113,33 @@ enum Mutation {
     Truncate { at: f64 },
 }
 
-const PUNCTUATION: &[&str] = &[":", "-", "- ", "[", "]", "{", "}", ",", "&a ", "*a", "!!str ", "|", ">", "'", "\"", "#", "\t", "\n", "  ", "---\n", "? ", "%YAML 1.2\n", "\u{FEFF}", "\r", "é"];
+const PUNCTUATION: &[&str] = &[
+    ":",
+    "-",
+    "- ",
+    "[",
+    "]",
+    "{",
+    "}",
+    ",",
+    "&a ",
+    "*a",
+    "!!str ",
+    "|",
+    ">",
+    "'",
+    "\"",
+    "#",
+    "\t",
+    "\n",
+    "  ",
+    "---\n",
+    "? ",
+    "%YAML 1.2\n",
+    "\u{FEFF}",
+    "\r",
+    "é",
+];
 
 fn mutation() -> impl Strategy<Value = Mutation> {
     let at = 0.0..1.0f64;

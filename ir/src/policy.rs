@@ -65,11 +65,27 @@ pub struct Settings {
     pub host_firewall: bool,
     /// The cluster name in `io.cilium.k8s.policy.cluster`.
     pub cluster_name: String,
+    /// Whether the cluster runs IPv4 and IPv6 (`enable-ipv4` and `enable-ipv6`). Then the world
+    /// splits into `world-ipv4` and `world-ipv6`, and a `/0` prefix stands for its own family
+    /// only; in a single-stack cluster (Cilium's default) every `/0` is the whole world.
+    #[serde(default)]
+    pub dual_stack: bool,
+}
+
+impl Settings {
+    /// The world identity of an address of this family.
+    pub fn world_of(&self, address: IpAddr) -> NumericIdentity {
+        match (self.dual_stack, address) {
+            (false, _) => NumericIdentity::WORLD,
+            (true, IpAddr::V4(_)) => NumericIdentity::WORLD_IPV4,
+            (true, IpAddr::V6(_)) => NumericIdentity::WORLD_IPV6,
+        }
+    }
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { enforcement: EnforcementMode::Default, allow_localhost: true, host_firewall: true, cluster_name: "default".to_owned() }
+        Settings { enforcement: EnforcementMode::Default, allow_localhost: true, host_firewall: true, cluster_name: "default".to_owned(), dual_stack: false }
     }
 }
 
@@ -391,7 +407,8 @@ impl PolicyIr {
     }
 
     /// The identity of an address that belongs to no endpoint: a reserved address range, else
-    /// the CIDR identity of the longest prefix holding it, else `world`.
+    /// the CIDR identity of the longest prefix holding it, else `world` (of the address's family
+    /// in a dual-stack cluster).
     pub fn identity_of_external_address(&self, address: IpAddr) -> NumericIdentity {
         if let Some(reserved) = self.reserved_addresses.iter().filter(|reserved| reserved.prefix.contains(address)).max_by_key(|reserved| reserved.prefix.length())
         {
@@ -405,7 +422,7 @@ impl PolicyIr {
             })
             .max()
             .map(|(_, id)| id)
-            .unwrap_or(NumericIdentity::WORLD)
+            .unwrap_or_else(|| self.settings.world_of(address))
     }
 
     /// The identity of any address, as seen from an endpoint on `observer_node`.

@@ -45,6 +45,21 @@ struct polc_policy_value {
 	__u32 cookie;	   /* policy-log cookie, 0 = none */
 };
 
+/*
+ * Hash lookup mode (policy_map_hash = 1): the same keys and values live in a HASH map,
+ * plus one summary record per (identity, direction, protocol) that has entries:
+ *   key   {prefixlen = POLC_POLICY_SUMMARY_PREFIXLEN, sec_label, egress, protocol, dport = 0}
+ *   value {prefix_mask, 0, 0}: bit i set when an entry of prefixlen 40 + i exists for this
+ *         identity and direction with this protocol (i >= 8), or with any protocol (i = 0).
+ * The datapath probes the set lengths from the longest down, which is the LPM answer.
+ */
+#define POLC_POLICY_SUMMARY_PREFIXLEN 255
+
+struct polc_policy_summary {
+	__u32 prefix_mask;
+	__u32 pad[2];
+};
+
 /* ---- ipcache (Cilium cilium_ipcache_v2 layout) ---- */
 
 #define POLC_IPCACHE_STATIC_PREFIX_BITS 32 /* cluster_id + pad + family */
@@ -127,6 +142,7 @@ struct polc_ct_value {
 
 _Static_assert(sizeof(struct polc_policy_key) == 12, "policy key is 12 bytes");
 _Static_assert(sizeof(struct polc_policy_value) == 12, "policy value is 12 bytes");
+_Static_assert(sizeof(struct polc_policy_summary) == 12, "policy summary is 12 bytes");
 _Static_assert(sizeof(struct polc_ipcache_key) == 24, "ipcache key is 24 bytes");
 _Static_assert(sizeof(struct polc_ipcache_value) == 24, "ipcache value is 24 bytes");
 _Static_assert(sizeof(struct polc_counter) == 16, "counter is 16 bytes");

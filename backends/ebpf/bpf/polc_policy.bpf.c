@@ -18,7 +18,9 @@
  *   3. find the remote identity in the ipcache (LPM, Cilium key layout);
  *   4. replies of flows allowed in the other direction pass (conntrack);
  *   5. policy lookup exactly as Cilium's __policy_can_access: L3 lookup with
- *      the identity, L4-only lookup with identity 0, precedence choice;
+ *      the identity, L4-only lookup with identity 0, precedence choice; the
+ *      longest-prefix match is the kernel LPM trie (default, Cilium's map type)
+ *      or, with policy_map_hash, probes of a HASH map holding the same keys;
  *   6. count the verdict per reason, emit a drop event to the ring buffer.
  *
  * Build (reproducible, run in this directory; the committed-object test in
@@ -84,6 +86,9 @@ const volatile __u32 proxy_mark_magic = 0x0200;
 const volatile __u8 enable_conntrack = 1;
 const volatile __u64 ct_lifetime_tcp_ns = 21600ULL * 1000000000ULL;
 const volatile __u64 ct_lifetime_other_ns = 60ULL * 1000000000ULL;
+/* 1: longest-prefix matches on the policy use the HASH maps in polc_policy_hash
+ * (cost independent of the number of entries); 0: the LPM tries in polc_policy. */
+const volatile __u8 policy_map_hash = 0;
 /* 1: emit a polc_drop_event for every drop. */
 const volatile __u8 emit_drop_events = 1;
 /* 1: write the verdict details to skb->cb[0..4] (for BPF_PROG_TEST_RUN). */
@@ -102,6 +107,14 @@ struct polc_policy_inner {
 	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_RDONLY_PROG);
 };
 
+struct polc_policy_hash_inner {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(key_size, sizeof(struct polc_policy_key));
+	__uint(value_size, sizeof(struct polc_policy_value));
+	__uint(max_entries, 1); /* generation maps are sized by userspace */
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_RDONLY_PROG);
+};
+
 struct polc_ipcache_inner {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(key_size, sizeof(struct polc_ipcache_key));
@@ -117,6 +130,14 @@ struct {
 	__type(key, __u32);
 	__array(values, struct polc_policy_inner);
 } polc_policy SEC(".maps");
+
+/* Per-generation policy HASH maps (policy_map_hash mode), same slots. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, POLC_GENERATION_SLOTS);
+	__type(key, __u32);
+	__array(values, struct polc_policy_hash_inner);
+} polc_policy_hash SEC(".maps");
 
 /* Per-generation ipcache maps, same slots as polc_policy. */
 struct {
@@ -328,6 +349,47 @@ struct polc_verdict {
 	__u8 match_lpm_len;
 };
 
+/* Longest-prefix match over the HASH map: probe the prefix lengths the summary record
+ * lists, longest first. Without a summary for this protocol only an L3-only entry
+ * (prefix 40) can match. */
+static __always_inline const struct polc_policy_value *hash_lpm_lookup(void *map, const struct polc_policy_key *full)
+{
+	struct polc_policy_key key = {
+		.prefixlen = POLC_POLICY_SUMMARY_PREFIXLEN,
+		.sec_label = full->sec_label,
+		.egress = full->egress,
+		.protocol = full->protocol,
+		.dport = 0,
+	};
+	const struct polc_policy_summary *summary;
+	const struct polc_policy_value *value;
+	__u16 port = bpf_ntohs(full->dport);
+	__u32 mask = 1;
+	int bit;
+
+	summary = bpf_map_lookup_elem(map, &key);
+	if (summary)
+		mask = summary->prefix_mask;
+	for (bit = 24; bit >= 0; bit--) {
+		if (!(mask & (1U << bit)))
+			continue;
+		key.prefixlen = POLC_POLICY_STATIC_PREFIX_BITS + bit;
+		key.protocol = bit >= 8 ? full->protocol : 0;
+		key.dport = bit > 8 ? bpf_htons(port & (__u16)(0xffff << (24 - bit))) : 0;
+		value = bpf_map_lookup_elem(map, &key);
+		if (value)
+			return value;
+	}
+	return 0;
+}
+
+static __always_inline const struct polc_policy_value *lpm_lookup(void *map, const struct polc_policy_key *key)
+{
+	if (policy_map_hash)
+		return hash_lpm_lookup(map, key);
+	return bpf_map_lookup_elem(map, key);
+}
+
 static __always_inline void policy_lookup(void *policy_map, const struct polc_packet *pkt, __u32 remote, __u8 egress,
 					  struct polc_verdict *verdict)
 {
@@ -346,7 +408,7 @@ static __always_inline void policy_lookup(void *policy_map, const struct polc_pa
 	__u8 kind;
 	__u8 auth_type;
 
-	l3 = bpf_map_lookup_elem(policy_map, &key);
+	l3 = lpm_lookup(policy_map, &key);
 	kind = 1;
 	if (!l3 && !egress && allow_localhost && default_deny_ingress && remote == host_identity &&
 	    endpoint_identity != host_identity) {
@@ -360,7 +422,7 @@ static __always_inline void policy_lookup(void *policy_map, const struct polc_pa
 	}
 
 	key.sec_label = 0;
-	l4 = bpf_map_lookup_elem(policy_map, &key);
+	l4 = lpm_lookup(policy_map, &key);
 	if (l4 && (!l3 || l4->precedence > l3->precedence ||
 		   (l4->precedence == l3->precedence && entry_lpm_len(l4) > entry_lpm_len(l3)))) {
 		chosen = l4;
@@ -515,7 +577,10 @@ static __always_inline int polc_handle(struct __sk_buff *skb, const __u8 egress)
 		verdict.reason = POLC_DROP_NO_GENERATION;
 		return finish(skb, &pkt, &verdict, egress, slot);
 	}
-	policy_map = bpf_map_lookup_elem(&polc_policy, &slot);
+	if (policy_map_hash)
+		policy_map = bpf_map_lookup_elem(&polc_policy_hash, &slot);
+	else
+		policy_map = bpf_map_lookup_elem(&polc_policy, &slot);
 	ipcache_map = bpf_map_lookup_elem(&polc_ipcache, &slot);
 	if (!selected || !policy_map || !ipcache_map) {
 		verdict.reason = POLC_DROP_NO_GENERATION;

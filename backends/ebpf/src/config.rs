@@ -40,6 +40,9 @@ pub struct DatapathConfig {
     pub enable_conntrack: bool,
     pub conntrack_lifetime_tcp_ns: u64,
     pub conntrack_lifetime_other_ns: u64,
+    /// Longest-prefix matches on the policy probe a HASH map holding the same keys (cost
+    /// independent of the number of entries) instead of using the LPM trie (Cilium's map type).
+    pub policy_map_hash: bool,
     /// Every drop is sent to the `polc_drops` ring buffer.
     pub emit_drop_events: bool,
     /// The verdict details are written to `skb->cb[0..5]`, for BPF_PROG_TEST_RUN.
@@ -67,6 +70,7 @@ impl Default for DatapathConfig {
             enable_conntrack: true,
             conntrack_lifetime_tcp_ns: 21_600 * 1_000_000_000,
             conntrack_lifetime_other_ns: 60 * 1_000_000_000,
+            policy_map_hash: false,
             emit_drop_events: true,
             record_verdict: false,
         }
@@ -111,6 +115,7 @@ impl DatapathConfig {
             ("endpoint_identity", self.endpoint_identity.to_le_bytes().to_vec()),
             ("enforce_auth", flag(self.enforce_auth)),
             ("host_identity", self.host_identity.to_le_bytes().to_vec()),
+            ("policy_map_hash", flag(self.policy_map_hash)),
             ("proxy_mark_magic", self.proxy_mark_magic.to_le_bytes().to_vec()),
             ("record_verdict", flag(self.record_verdict)),
             ("world_identity_ipv4", self.world_identity_ipv4.to_le_bytes().to_vec()),

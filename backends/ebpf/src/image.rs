@@ -415,6 +415,38 @@ impl PolicyMapImage {
         self.max_entries
     }
 
+    /// The entries of the policy HASH map (the `policy_map_hash` mode): every entry of the
+    /// image, plus one summary record per (identity, direction, protocol) listing the
+    /// prefix lengths present, sorted by key bytes. An L3-only entry (prefix 40) is listed
+    /// in the summaries of every protocol its identity and direction have entries for; a
+    /// protocol without a summary falls back to probing prefix 40 only.
+    pub fn hash_map_entries(&self) -> Vec<([u8; POLICY_KEY_SIZE], [u8; POLICY_VALUE_SIZE])> {
+        let mut masks: BTreeMap<(u32, Direction, u8), u32> = BTreeMap::new();
+        let mut l3_only: BTreeMap<(u32, Direction), ()> = BTreeMap::new();
+        for (key, _) in &self.entries {
+            let fields = layout::decode_policy_key(key);
+            let bit = fields.prefix_len - POLICY_STATIC_PREFIX_BITS;
+            if bit == 0 {
+                l3_only.insert((fields.identity, fields.direction), ());
+            } else {
+                *masks.entry((fields.identity, fields.direction, fields.protocol)).or_insert(0) |= 1 << bit;
+            }
+        }
+        let mut entries = self.entries.clone();
+        for ((identity, direction, protocol), mask) in masks {
+            let l3_bit = u32::from(l3_only.contains_key(&(identity, direction)));
+            entries.push(layout::encode_policy_summary(identity, direction, protocol, mask | l3_bit));
+        }
+        entries.sort();
+        entries
+    }
+
+    /// Capacity of the kernel HASH map for [`PolicyMapImage::hash_map_entries`].
+    pub fn hash_map_max_entries(&self) -> u32 {
+        // At most one summary per entry.
+        self.max_entries.saturating_mul(2)
+    }
+
     /// Key and value bytes of every entry, concatenated in key order.
     pub fn encoded(&self) -> Vec<u8> {
         let mut bytes = Vec::with_capacity(self.entries.len() * (POLICY_KEY_SIZE + POLICY_VALUE_SIZE));
@@ -613,6 +645,35 @@ mod tests {
         let image = PolicyMapImage::build(&[allow, explicit]).unwrap();
         let value = decode_policy_value(&image.entries()[0].1);
         assert_eq!((value.auth_type, value.auth_explicit), (1, true));
+    }
+
+    #[test]
+    fn hash_map_entries_add_one_summary_per_identity_direction_and_protocol() {
+        let image = PolicyMapImage::build(&[
+            PolicyEntry::allow(5, Direction::Ingress, 6, 80, 16),
+            PolicyEntry::allow(5, Direction::Ingress, 6, 1024, 6),
+            PolicyEntry::allow(5, Direction::Ingress, 0, 0, 0),
+            PolicyEntry::allow(5, Direction::Ingress, 17, 0, 0),
+            PolicyEntry::allow(5, Direction::Egress, 6, 0, 0),
+        ])
+        .unwrap();
+        let entries = image.hash_map_entries();
+        assert_eq!(entries.len(), image.len() + 3);
+        let summary = |protocol: u8, direction: Direction| {
+            let (key, _) = layout::encode_policy_summary(5, direction, protocol, 0);
+            entries
+                .iter()
+                .find(|(candidate, _)| *candidate == key)
+                .map(|(_, value)| u32::from_le_bytes([value[0], value[1], value[2], value[3]]))
+        };
+        assert_eq!(summary(6, Direction::Ingress), Some((1 << 24) | (1 << 14) | 1));
+        assert_eq!(summary(17, Direction::Ingress), Some((1 << 8) | 1));
+        assert_eq!(summary(6, Direction::Egress), Some(1 << 8));
+        assert_eq!(summary(132, Direction::Ingress), None);
+        let keys: Vec<_> = entries.iter().map(|(key, _)| *key).collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
     }
 
     #[test]

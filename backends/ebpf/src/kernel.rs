@@ -80,6 +80,7 @@ pub fn program_name(direction: Direction) -> &'static str {
 }
 
 type PolicyInnerMap = LpmTrie<MapData, [u8; POLICY_KEY_SIZE - 4], [u8; POLICY_VALUE_SIZE]>;
+type PolicyHashInnerMap = aya::maps::HashMap<MapData, [u8; POLICY_KEY_SIZE], [u8; POLICY_VALUE_SIZE]>;
 type IpcacheInnerMap = LpmTrie<MapData, [u8; IPCACHE_KEY_SIZE - 4], [u8; IPCACHE_VALUE_SIZE]>;
 
 /// What an install did.
@@ -124,9 +125,25 @@ pub struct Datapath {
     links: Vec<(Direction, SchedClassifierLinkId)>,
 }
 
+/// A generation's policy map, in the form the configuration selects.
+enum InnerPolicy {
+    Trie(PolicyInnerMap),
+    Hash(PolicyHashInnerMap),
+}
+
+impl GenerationMaps {
+    fn set_policy(&mut self, slot: u32, policy: &InnerPolicy) -> Result<(), KernelError> {
+        match policy {
+            InnerPolicy::Trie(map) => self.policy_outer.set(slot, map, 0).map_err(map_error(object::POLICY_GENERATIONS_MAP)),
+            InnerPolicy::Hash(map) => self.policy_hash_outer.set(slot, map, 0).map_err(map_error(object::POLICY_HASH_GENERATIONS_MAP)),
+        }
+    }
+}
+
 /// The generation maps and what is installed in them.
 struct GenerationMaps {
     policy_outer: ArrayOfMaps<MapData, PolicyInnerMap>,
+    policy_hash_outer: ArrayOfMaps<MapData, PolicyHashInnerMap>,
     ipcache_outer: ArrayOfMaps<MapData, IpcacheInnerMap>,
     selector: Array<MapData, u32>,
     active_slot: Option<u32>,
@@ -166,10 +183,12 @@ impl Datapath {
         }
         let mut take = |name: &'static str| ebpf.take_map(name).ok_or(KernelError::MissingMap(name));
         let policy_outer = take(object::POLICY_GENERATIONS_MAP)?;
+        let policy_hash_outer = take(object::POLICY_HASH_GENERATIONS_MAP)?;
         let ipcache_outer = take(object::IPCACHE_GENERATIONS_MAP)?;
         let selector = take(object::GENERATION_SELECTOR_MAP)?;
         let generations = GenerationMaps {
             policy_outer: ArrayOfMaps::try_from(policy_outer).map_err(map_error(object::POLICY_GENERATIONS_MAP))?,
+            policy_hash_outer: ArrayOfMaps::try_from(policy_hash_outer).map_err(map_error(object::POLICY_HASH_GENERATIONS_MAP))?,
             ipcache_outer: ArrayOfMaps::try_from(ipcache_outer).map_err(map_error(object::IPCACHE_GENERATIONS_MAP))?,
             selector: Array::try_from(selector).map_err(map_error(object::GENERATION_SELECTOR_MAP))?,
             active_slot: None,
@@ -219,20 +238,31 @@ impl Datapath {
     }
 
     /// Creates and fills the inner maps of a generation (not yet visible to packets).
-    fn fill_inner_maps(policy: &PolicyMapImage, ipcache: &IpcacheImage) -> Result<(PolicyInnerMap, IpcacheInnerMap), KernelError> {
-        let name = object::POLICY_GENERATIONS_MAP;
-        let mut policy_map: PolicyInnerMap = LpmTrie::create(policy.max_entries(), object::INNER_MAP_FLAGS).map_err(map_error(name))?;
-        for (key, value) in policy.entries() {
-            let (prefix_len, data) = split_key::<POLICY_KEY_SIZE, { POLICY_KEY_SIZE - 4 }>(key);
-            policy_map.insert(&Key::new(prefix_len, data), value, 0).map_err(map_error(name))?;
-        }
+    fn fill_inner_maps(&self, policy: &PolicyMapImage, ipcache: &IpcacheImage) -> Result<(InnerPolicy, IpcacheInnerMap), KernelError> {
+        let inner_policy = if self.config.policy_map_hash {
+            let name = object::POLICY_HASH_GENERATIONS_MAP;
+            let mut policy_map: PolicyHashInnerMap =
+                aya::maps::HashMap::create(policy.hash_map_max_entries(), object::INNER_MAP_FLAGS).map_err(map_error(name))?;
+            for (key, value) in policy.hash_map_entries() {
+                policy_map.insert(key, value, 0).map_err(map_error(name))?;
+            }
+            InnerPolicy::Hash(policy_map)
+        } else {
+            let name = object::POLICY_GENERATIONS_MAP;
+            let mut policy_map: PolicyInnerMap = LpmTrie::create(policy.max_entries(), object::INNER_MAP_FLAGS).map_err(map_error(name))?;
+            for (key, value) in policy.entries() {
+                let (prefix_len, data) = split_key::<POLICY_KEY_SIZE, { POLICY_KEY_SIZE - 4 }>(key);
+                policy_map.insert(&Key::new(prefix_len, data), value, 0).map_err(map_error(name))?;
+            }
+            InnerPolicy::Trie(policy_map)
+        };
         let name = object::IPCACHE_GENERATIONS_MAP;
         let mut ipcache_map: IpcacheInnerMap = LpmTrie::create(ipcache.max_entries(), object::INNER_MAP_FLAGS).map_err(map_error(name))?;
         for (key, value) in ipcache.entries() {
             let (prefix_len, data) = split_key::<IPCACHE_KEY_SIZE, { IPCACHE_KEY_SIZE - 4 }>(key);
             ipcache_map.insert(&Key::new(prefix_len, data), value, 0).map_err(map_error(name))?;
         }
-        Ok((policy_map, ipcache_map))
+        Ok((inner_policy, ipcache_map))
     }
 
     /// Installs a new generation: fills fresh inner maps, puts them in the spare slot, flips
@@ -245,7 +275,7 @@ impl Datapath {
                 configured: self.config.cluster_id,
             });
         }
-        let (policy_map, ipcache_map) = Self::fill_inner_maps(policy, ipcache)?;
+        let (policy_map, ipcache_map) = self.fill_inner_maps(policy, ipcache)?;
         let mut generations = self.lock_generations();
         let previous_slot = generations.active_slot;
         let slot = match previous_slot {
@@ -255,26 +285,20 @@ impl Datapath {
 
         // The spare slot is not selected, so these writes are invisible to packets. Each
         // outer-map update returns only after an RCU grace period.
-        generations
-            .policy_outer
-            .set(slot, &policy_map, 0)
-            .map_err(map_error(object::POLICY_GENERATIONS_MAP))?;
-
-        // The flip: one 4-byte array write.
-        generations.selector.set(0, slot, 0).map_err(map_error(object::GENERATION_SELECTOR_MAP))?;
+        generations.set_policy(slot, &policy_map)?;
         generations
             .ipcache_outer
             .set(slot, &ipcache_map, 0)
             .map_err(map_error(object::IPCACHE_GENERATIONS_MAP))?;
 
+        // The flip: one 4-byte array write.
+        generations.selector.set(0, slot, 0).map_err(map_error(object::GENERATION_SELECTOR_MAP))?;
+
         // Grace period: re-storing the same inner map in the now active slot changes nothing
         // for packets, and the kernel waits for every running program before returning, so
         // no packet that read the old selector is still running when the next install
         // overwrites the old slot.
-        generations
-            .policy_outer
-            .set(slot, &policy_map, 0)
-            .map_err(map_error(object::POLICY_GENERATIONS_MAP))?;
+        generations.set_policy(slot, &policy_map)?;
 
         generations.active_slot = Some(slot);
         generations.generation += 1;

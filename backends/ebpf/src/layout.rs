@@ -36,6 +36,25 @@ pub const POLICY_AUTH_TYPE_MASK: u8 = 0x7f;
 /// Value auth bit: the auth type was given explicitly.
 pub const POLICY_AUTH_EXPLICIT: u8 = 0x80;
 
+/// Prefix length field that marks a summary record in the policy HASH map.
+pub const POLICY_SUMMARY_PREFIX_LEN: u32 = 255;
+
+/// Encodes a summary record of the policy HASH map: which prefix lengths (bit i for
+/// 40 + i) exist for `identity`, `direction` and `protocol`.
+///
+/// Key: prefixlen 255 u32 LE, sec_label u32 LE, egress u8, protocol u8, dport 0.
+/// Value: prefix_mask u32 LE, then 8 zero bytes.
+pub fn encode_policy_summary(identity: u32, direction: Direction, protocol: u8, prefix_mask: u32) -> ([u8; POLICY_KEY_SIZE], [u8; POLICY_VALUE_SIZE]) {
+    let mut key = [0u8; POLICY_KEY_SIZE];
+    key[0..4].copy_from_slice(&POLICY_SUMMARY_PREFIX_LEN.to_le_bytes());
+    key[4..8].copy_from_slice(&identity.to_le_bytes());
+    key[8] = direction.key_byte();
+    key[9] = protocol;
+    let mut value = [0u8; POLICY_VALUE_SIZE];
+    value[0..4].copy_from_slice(&prefix_mask.to_le_bytes());
+    (key, value)
+}
+
 /// Ipcache family byte for IPv4.
 pub const FAMILY_IPV4: u8 = 1;
 /// Ipcache family byte for IPv6.

@@ -34,6 +34,8 @@ pub const INGRESS_PROGRAM: &str = "polc_ingress";
 pub const EGRESS_PROGRAM: &str = "polc_egress";
 /// ARRAY_OF_MAPS of per-generation policy maps.
 pub const POLICY_GENERATIONS_MAP: &str = "polc_policy";
+/// ARRAY_OF_MAPS of per-generation policy HASH maps (the `policy_map_hash` mode).
+pub const POLICY_HASH_GENERATIONS_MAP: &str = "polc_policy_hash";
 /// ARRAY_OF_MAPS of per-generation ipcache maps.
 pub const IPCACHE_GENERATIONS_MAP: &str = "polc_ipcache";
 /// ARRAY[1] holding the active generation slot.

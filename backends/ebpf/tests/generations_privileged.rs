@@ -64,17 +64,20 @@ fn switches_under_load_are_never_torn_privileged() {
     if !privileged("switches_under_load_are_never_torn_privileged") {
         return;
     }
-    // Generation A: the peer is identity 100 and 100 is allowed. Generation B: the peer is
-    // 200 and 200 is allowed. A packet that mixed A's ipcache with B's policy (or the reverse)
-    // would be dropped, so every packet must be allowed, with the identity of its slot.
-    let policy_a = PolicyMapImage::build(&[PolicyEntry::allow(100, Direction::Ingress, TCP, 80, 16)]).expect("policy");
-    let policy_b = PolicyMapImage::build(&[PolicyEntry::allow(200, Direction::Ingress, TCP, 80, 16)]).expect("policy");
-    let (ipcache_a, ipcache_b) = (ipcache(100), ipcache(200));
+    // Generation k: the peer has identity 100 + k and only 100 + k is allowed. A packet that
+    // mixed the ipcache of one generation with the policy of another would be dropped, so
+    // every packet must be allowed, with an identity installed in the slot it reports.
+    const SWITCHES: u32 = 16;
+    let generations: Vec<(PolicyMapImage, IpcacheImage)> = (0..=SWITCHES)
+        .map(|k| {
+            let policy = PolicyMapImage::build(&[PolicyEntry::allow(100 + k, Direction::Ingress, TCP, 80, 16)]).expect("policy");
+            (policy, ipcache(100 + k))
+        })
+        .collect();
     let datapath = Datapath::load(&DatapathConfig::for_test_run()).expect("datapath loads");
-    datapath.install(&policy_a, &ipcache_a).expect("install");
+    datapath.install(&generations[0].0, &generations[0].1).expect("install");
     let frame = build_frame(&PacketSpec::tcp(v4(10, 9, 0, 1), v4(10, 9, 0, 2), 80)).expect("frame");
     let stop = AtomicBool::new(false);
-    const SWITCHES: usize = 16;
 
     let (runs, per_slot, slot_changes, violations) = std::thread::scope(|scope| {
         let sender = scope.spawn(|| {
@@ -90,8 +93,9 @@ fn switches_under_load_are_never_torn_privileged() {
                     violations.push(format!("no recorded verdict: {result:?}"));
                     continue;
                 };
-                let expected_identity = if slot == 0 { 100 } else { 200 };
-                if !verdict.allowed() || verdict.remote_identity != expected_identity {
+                // Generation k lives in slot k % 2.
+                let generation = verdict.remote_identity.wrapping_sub(100);
+                if !verdict.allowed() || generation > SWITCHES || generation % 2 != slot {
                     violations.push(format!("slot {slot}: {verdict:?}"));
                 }
                 per_slot[(slot as usize).min(1)] += 1;
@@ -102,10 +106,9 @@ fn switches_under_load_are_never_torn_privileged() {
             }
             (runs, per_slot, slot_changes, violations)
         });
-        for switch in 0..SWITCHES {
-            let (policy, ipcache) = if switch % 2 == 0 { (&policy_b, &ipcache_b) } else { (&policy_a, &ipcache_a) };
+        for (k, (policy, ipcache)) in generations.iter().enumerate().skip(1) {
             let done = datapath.install(policy, ipcache).expect("install");
-            assert_eq!(done.slot, if switch % 2 == 0 { 1 } else { 0 });
+            assert_eq!(done.slot as usize, k % 2);
         }
         stop.store(true, Ordering::Relaxed);
         sender.join().expect("sender thread")
@@ -113,5 +116,5 @@ fn switches_under_load_are_never_torn_privileged() {
     eprintln!("{runs} packets, {per_slot:?} per slot, {slot_changes} slot changes seen, {} violations", violations.len());
     assert!(violations.is_empty(), "torn or wrong verdicts: {:?}", &violations[..violations.len().min(5)]);
     assert!(per_slot[0] > 0 && per_slot[1] > 0, "both generations were used: {per_slot:?}");
-    assert!(slot_changes >= (SWITCHES / 2) as u64, "the sender saw {slot_changes} of {SWITCHES} switches");
+    assert!(slot_changes >= u64::from(SWITCHES / 2), "the sender saw {slot_changes} of {SWITCHES} switches");
 }

@@ -266,10 +266,8 @@ mod tests {
 
     #[test]
     fn a_span_is_underlined_with_its_label_and_help() {
-        let diagnostic = Diagnostic::new(&codes::UNKNOWN_FIELD, "unknown field `bogus`")
-            .at(at(span(2, 3, 2, 8)))
-            .with_label("not a field here")
-            .with_help("remove it");
+        let diagnostic =
+            Diagnostic::new(&codes::UNKNOWN_FIELD, "unknown field `bogus`").at(at(span(2, 3, 2, 8))).with_label("not a field here").with_help("remove it");
         let expected = "error[PLC2001]: unknown field `bogus`
  --> dir/input.yaml:2:3
   |

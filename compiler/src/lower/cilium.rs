@@ -226,43 +226,47 @@ fn parse_prefix(text: &str) -> Option<IpPrefix> {
 
 fn peers(cx: &mut LowerCx<'_>, object: ObjectIndex, scope: &Scope, element: &Element<'_>, path: &Path) -> Vec<Peer> {
     let cluster = cx.settings.cluster_name.clone();
-    let prefix = element.prefix;
+    let field = element.prefix;
     let mut peers = Vec::new();
     for selector in element.endpoints.unwrap_or_default() {
         peers.push(Peer::Selector(peer_selector(scope, selector, &cluster)));
     }
-    for text in element.cidrs.unwrap_or_default() {
+    let mut cidr_entries = Vec::new();
+    for (index, text) in element.cidrs.unwrap_or_default().iter().enumerate() {
         if let Some(prefix) = parse_prefix(text) {
+            cidr_entries.push((path.key(format!("{field}CIDR")).index(index), prefix, Vec::new()));
             peers.push(Peer::Cidr { prefix, except: Vec::new() });
         }
     }
     for (index, set) in element.cidr_sets.unwrap_or_default().iter().enumerate() {
         match set.cidr.as_deref().and_then(parse_prefix) {
             Some(prefix) => {
-                let except = set.except.iter().flatten().filter_map(|text| parse_prefix(text)).collect();
+                let except: Vec<IpPrefix> = set.except.iter().flatten().filter_map(|text| parse_prefix(text)).collect();
+                cidr_entries.push((path.key(format!("{field}CIDRSet")).index(index), prefix, except.clone()));
                 peers.push(Peer::Cidr { prefix, except });
             }
             None if set.cidr_group_ref.is_some() || set.cidr_group_selector.is_some() => {
-                let at = path.key(format!("{prefix}CIDRSet")).index(index);
+                let at = path.key(format!("{field}CIDRSet")).index(index);
                 cx.cidr_group_unresolved(object, &at);
                 peers.push(Peer::Unresolvable);
             }
             None => peers.push(Peer::Unresolvable),
         }
     }
+    cx.check_zero_prefixes(object, &cidr_entries);
     for entity in element.entities.unwrap_or_default() {
         peers.push(Peer::Entity(*entity));
     }
     if let Some(groups) = element.groups {
         if !groups.is_empty() {
-            cx.groups_unsupported(object, &path.key(format!("{prefix}Groups")));
+            cx.groups_unsupported(object, &path.key(format!("{field}Groups")));
         }
         peers.extend(groups.iter().map(|_| Peer::Unresolvable));
     }
     for (index, selector) in element.nodes.unwrap_or_default().iter().enumerate() {
         let nodes = Selector::from_label_selector(selector);
         if !nodes.requirements.is_empty() {
-            cx.node_selector_labels_disabled(object, &path.key(format!("{prefix}Nodes")).index(index));
+            cx.node_selector_labels_disabled(object, &path.key(format!("{field}Nodes")).index(index));
         }
         peers.push(Peer::Nodes(nodes));
     }

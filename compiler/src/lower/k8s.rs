@@ -81,7 +81,7 @@ pub fn lower_network_policy(cx: &mut LowerCx<'_>, object: ObjectIndex, policy: &
     let namespace = policy.metadata.namespace.clone().unwrap_or_else(|| "default".to_owned());
     let name = policy.metadata.name().to_owned();
     let cluster = cx.settings.cluster_name.clone();
-    let subject = Subject::Endpoints(subject_selector(&Scope::Namespace(namespace.clone()), &policy.spec.pod_selector));
+    let subject = Subject::Endpoints(subject_selector(&Scope::Namespace(namespace.clone()), policy.spec.pod_selector()));
     let types = policy.spec.effective_policy_types();
     let kind = "NetworkPolicy";
     for (policy_type, direction, section) in [(PolicyType::Ingress, Direction::Ingress, "ingress"), (PolicyType::Egress, Direction::Egress, "egress")] {
@@ -113,9 +113,22 @@ pub fn lower_network_policy(cx: &mut LowerCx<'_>, object: ObjectIndex, policy: &
         for (index, (peers, ports)) in rules.into_iter().enumerate() {
             let path = Path::root().key("spec").key(section).index(index);
             let origin = cx.origin(object, kind, Some(&namespace), &name, &path);
+            let peer_field = if direction == Direction::Ingress { "from" } else { "to" };
             let peers = match peers {
                 None | Some([]) => PeerSpec::Peers(vec![Peer::Any]),
-                Some(peers) => PeerSpec::Peers(peers.iter().map(|item| peer(item, &namespace, &cluster)).collect()),
+                Some(peers) => {
+                    let resolved: Vec<Peer> = peers.iter().map(|item| peer(item, &namespace, &cluster)).collect();
+                    let cidr_entries: Vec<(Path, IpPrefix, Vec<IpPrefix>)> = resolved
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(position, item)| match item {
+                            Peer::Cidr { prefix, except } => Some((path.key(peer_field).index(position).key("ipBlock"), *prefix, except.clone())),
+                            _ => None,
+                        })
+                        .collect();
+                    cx.check_zero_prefixes(object, &cidr_entries);
+                    PeerSpec::Peers(resolved)
+                }
             };
             let ports = port_items(ports, &path);
             cx.rules.push(RuleEntry { origin, object, path, subject: subject.clone(), direction, verdict: RuleVerdict::Allow, peers, ports, default_deny: true, auth: None });

@@ -103,6 +103,32 @@ impl LowerCx<'_> {
         self.diagnostics.push(diagnostic);
     }
 
+    /// In a single-stack cluster, warns about `/0` entries whose `except`s another `/0` entry of
+    /// the same rule defeats. `entries` are the rule's CIDR entries with their paths.
+    pub(crate) fn check_zero_prefixes(&mut self, object: ObjectIndex, entries: &[(Path, polc_ir::IpPrefix, Vec<polc_ir::IpPrefix>)]) {
+        if self.settings.dual_stack {
+            return;
+        }
+        let zeros: Vec<&(Path, polc_ir::IpPrefix, Vec<polc_ir::IpPrefix>)> = entries.iter().filter(|(_, prefix, _)| prefix.length() == 0).collect();
+        for (path, prefix, except) in &zeros {
+            if except.is_empty() {
+                continue;
+            }
+            let defeating = zeros.iter().find(|(_, other_prefix, other_except)| {
+                other_prefix != prefix && except.iter().any(|excluded| !other_except.iter().any(|other| other.covers(excluded)))
+            });
+            if let Some((_, other_prefix, _)) = defeating {
+                let message = format!(
+                    "in a single-stack cluster `{other_prefix}` selects every outside address, so the addresses this `except` keeps out are selected anyway"
+                );
+                let diagnostic = self.objects[object]
+                    .diagnostic(&analysis::cidr_zero_prefix_single_stack::CIDR_ZERO_PREFIX_SINGLE_STACK, &path.key("except"), message)
+                    .with_help(format!("remove the `{other_prefix}` entry or give it the same exceptions; for a dual-stack cluster run with `--dual-stack`"));
+                self.diagnostics.push(diagnostic);
+            }
+        }
+    }
+
     pub(crate) fn service_not_found(&mut self, object: ObjectIndex, path: &Path, service: &crate::model::cilium_policy::Service) {
         let shown = match (&service.k8s_service, &service.k8s_service_selector) {
             (Some(by_name), _) => match by_name.namespace.as_deref().filter(|namespace| !namespace.is_empty()) {
@@ -169,7 +195,7 @@ pub fn lower(objects: &[Object], options: &LowerOptions) -> Lowered {
             }
         }
     }
-    let (identities, problems) = IdentityTable::allocate(&inventory, &prefixes, &options.settings.cluster_name);
+    let (identities, problems) = IdentityTable::allocate(&inventory, &prefixes, &options.settings.cluster_name, options.settings.dual_stack);
     for problem in problems {
         let message = match problem {
             AllocationProblem::EndpointRangeExhausted { needed } => {

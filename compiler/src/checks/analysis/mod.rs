@@ -7,6 +7,7 @@
 //! per finding here.
 
 pub mod cidr_group_unresolved;
+pub mod cidr_zero_prefix_single_stack;
 pub mod flow_endpoint_not_found;
 pub mod flow_to_service_address;
 pub mod fqdn_selects_nothing;
@@ -32,4 +33,5 @@ pub static CODES: &[&Code] = &[
     &host_policy_without_host_firewall::HOST_POLICY_WITHOUT_HOST_FIREWALL,
     &identity_space_exhausted::IDENTITY_SPACE_EXHAUSTED,
     &flow_to_service_address::FLOW_TO_SERVICE_ADDRESS,
+    &cidr_zero_prefix_single_stack::CIDR_ZERO_PREFIX_SINGLE_STACK,
 ];

@@ -90,8 +90,14 @@ pub fn check_advertisement(advertisement: &CiliumBGPAdvertisement, cx: &mut Chec
     for (index, item) in advertisement.spec.advertisements.iter().enumerate() {
         let path = Path::root().key("spec").key("advertisements").index(index);
         if item.advertisement_type == AdvertisementType::Interface {
-            cx.report(&FIELD_NOT_IN_API_VERSION, &path.key("advertisementType"), "`advertisementType: Interface` is not part of `cilium.io/v2alpha1`: it exists only in `cilium.io/v2`")
-                .help = Some("use `apiVersion: cilium.io/v2` (Cilium 1.18 and later); `cilium.io/v2alpha1` allows `PodCIDR`, `CiliumPodIPPool` and `Service`".to_owned());
+            cx.report(
+                &FIELD_NOT_IN_API_VERSION,
+                &path.key("advertisementType"),
+                "`advertisementType: Interface` is not part of `cilium.io/v2alpha1`: it exists only in `cilium.io/v2`",
+            )
+            .help = Some(
+                "use `apiVersion: cilium.io/v2` (Cilium 1.18 and later); `cilium.io/v2alpha1` allows `PodCIDR`, `CiliumPodIPPool` and `Service`".to_owned(),
+            );
         }
         if item.interface.is_some() {
             only_in_v2("interface", &path.key("interface"), cx);
@@ -125,7 +131,9 @@ mod tests {
     }
 
     fn cluster_config(version: &str, peer: &str) -> String {
-        format!("apiVersion: cilium.io/{version}\nkind: CiliumBGPClusterConfig\nmetadata:\n  name: c\nspec:\n  bgpInstances:\n  - name: i\n    localASN: 65001\n    peers:\n    - name: p\n{peer}")
+        format!(
+            "apiVersion: cilium.io/{version}\nkind: CiliumBGPClusterConfig\nmetadata:\n  name: c\nspec:\n  bgpInstances:\n  - name: i\n    localASN: 65001\n    peers:\n    - name: p\n{peer}"
+        )
     }
 
     #[test]
@@ -156,7 +164,9 @@ mod tests {
     #[test]
     fn interface_advertisements_are_v2_only() {
         let advertisement = |version: &str| {
-            format!("apiVersion: cilium.io/{version}\nkind: CiliumBGPAdvertisement\nmetadata:\n  name: a\nspec:\n  advertisements:\n  - advertisementType: Interface\n    interface:\n      name: lo\n")
+            format!(
+                "apiVersion: cilium.io/{version}\nkind: CiliumBGPAdvertisement\nmetadata:\n  name: a\nspec:\n  advertisements:\n  - advertisementType: Interface\n    interface:\n      name: lo\n"
+            )
         };
         assert!(lint(&advertisement("v2")).is_empty());
         assert_eq!(lint(&advertisement("v2alpha1")), vec![("PLC5306", 7), ("PLC5306", 8)]);
@@ -165,7 +175,9 @@ mod tests {
     #[test]
     fn override_peer_interface_is_v2_only() {
         let config = |version: &str| {
-            format!("apiVersion: cilium.io/{version}\nkind: CiliumBGPNodeConfigOverride\nmetadata:\n  name: node-1\nspec:\n  bgpInstances:\n  - name: i\n    peers:\n    - name: p\n      peerInterface: eth1\n")
+            format!(
+                "apiVersion: cilium.io/{version}\nkind: CiliumBGPNodeConfigOverride\nmetadata:\n  name: node-1\nspec:\n  bgpInstances:\n  - name: i\n    peers:\n    - name: p\n      peerInterface: eth1\n"
+            )
         };
         assert!(lint(&config("v2")).is_empty());
         assert_eq!(lint(&config("v2alpha1")), vec![("PLC5306", 10)]);

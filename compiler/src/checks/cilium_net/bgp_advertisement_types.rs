@@ -15,8 +15,13 @@ use crate::path::Path;
 
 use super::is_v2alpha1;
 
-code!(FIELDS_FOR_TYPE, "PLC5307", "bgp-advertisement-fields-for-type", Error, "a BGP advertisement's fields do not match its `advertisementType`",
-"The CiliumBGPAdvertisement CRD ties fields to `advertisementType` with CEL rules:
+code!(
+    FIELDS_FOR_TYPE,
+    "PLC5307",
+    "bgp-advertisement-fields-for-type",
+    Error,
+    "a BGP advertisement's fields do not match its `advertisementType`",
+    "The CiliumBGPAdvertisement CRD ties fields to `advertisementType` with CEL rules:
 - `Service` requires `service` (with `addresses`); at `cilium.io/v2` other types must not have `service`;
 - `Interface` requires `interface` (with `name`); other types must not have `interface`;
 - `PodCIDR` must not have `selector` (it always advertises the node's own PodCIDR).
@@ -26,17 +31,24 @@ Example:
   - advertisementType: Service          # `service.addresses` missing
     selector: {matchLabels: {bgp: blue}}
 
-Fix: add the block the type needs, e.g. `service: {addresses: [LoadBalancerIP]}`, or remove the one it does not take.");
+Fix: add the block the type needs, e.g. `service: {addresses: [LoadBalancerIP]}`, or remove the one it does not take."
+);
 
 code!(SELECTS_NOTHING, "PLC5308", "bgp-advertisement-selects-nothing", Warning, "a BGP advertisement has no `selector`, so it advertises nothing",
 "For `Service` and `CiliumPodIPPool` advertisements, `selector` chooses the services or pools whose addresses are advertised. Without it, nothing is selected and nothing is advertised.
 
 Fix: add a `selector`. To select every object, use an expression that always holds: `selector: {matchExpressions: [{key: somekey, operator: NotIn, values: [never-used-value]}]}`.");
 
-code!(FIELD_IGNORED, "PLC5314", "bgp-advertisement-field-ignored", Warning, "a BGP advertisement field is ignored for its `advertisementType`",
-"At `cilium.io/v2alpha1`, a `service` block on an advertisement whose type is not `Service` is accepted, but Cilium ignores it (`cilium.io/v2` rejects it).
+code!(
+    FIELD_IGNORED,
+    "PLC5314",
+    "bgp-advertisement-field-ignored",
+    Warning,
+    "a BGP advertisement field is ignored for its `advertisementType`",
+    "At `cilium.io/v2alpha1`, a `service` block on an advertisement whose type is not `Service` is accepted, but Cilium ignores it (`cilium.io/v2` rejects it).
 
-Fix: remove the `service` block, or change `advertisementType` to `Service`.");
+Fix: remove the `service` block, or change `advertisementType` to `Service`."
+);
 
 /// Reports fields that do not fit the advertisement type, and advertisements that select nothing.
 pub fn check(advertisement: &CiliumBGPAdvertisement, cx: &mut CheckCx<'_>) {
@@ -81,8 +93,12 @@ pub fn check(advertisement: &CiliumBGPAdvertisement, cx: &mut CheckCx<'_>) {
             }
             AdvertisementType::Service | AdvertisementType::CiliumPodIPPool if item.selector.is_none() => {
                 let objects = if kind == AdvertisementType::Service { "services" } else { "CiliumPodIPPools" };
-                cx.report(&SELECTS_NOTHING, &path.key("advertisementType"), format!("this `{name}` advertisement has no `selector`: it selects no {objects} and advertises nothing"))
-                    .help = Some(format!(
+                cx.report(
+                    &SELECTS_NOTHING,
+                    &path.key("advertisementType"),
+                    format!("this `{name}` advertisement has no `selector`: it selects no {objects} and advertises nothing"),
+                )
+                .help = Some(format!(
                     "add a `selector` for the {objects} to advertise; `{{matchExpressions: [{{key: somekey, operator: NotIn, values: [never-used-value]}}]}}` selects all of them"
                 ));
             }

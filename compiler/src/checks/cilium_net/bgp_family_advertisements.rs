@@ -57,7 +57,10 @@ pub fn check(objects: &[Object], diagnostics: &mut Vec<Diagnostic>) {
             } else {
                 format!("match the labels of an advertisement: {}", labeled.join("; "))
             };
-            let message = format!("this `advertisements` selector of CiliumBGPPeerConfig `{}` matches no CiliumBGPAdvertisement: the family advertises nothing", object.name());
+            let message = format!(
+                "this `advertisements` selector of CiliumBGPPeerConfig `{}` matches no CiliumBGPAdvertisement: the family advertises nothing",
+                object.name()
+            );
             diagnostics.push(object.diagnostic(&FAMILY_SELECTS_NO_ADVERTISEMENT, &path, message).with_help(help));
         }
     }
@@ -71,7 +74,9 @@ mod tests {
     const PEER: &str = "apiVersion: cilium.io/v2\nkind: CiliumBGPPeerConfig\nmetadata:\n  name: peer\nspec:\n  families:\n  - afi: ipv4\n    safi: unicast\n    advertisements:\n      matchLabels:\n        advertise: bgp\n  - afi: ipv6\n    safi: unicast\n";
 
     fn advertisement(label: &str) -> String {
-        format!("apiVersion: cilium.io/v2\nkind: CiliumBGPAdvertisement\nmetadata:\n  name: adverts\n  labels:\n    advertise: {label}\nspec:\n  advertisements:\n  - advertisementType: PodCIDR\n")
+        format!(
+            "apiVersion: cilium.io/v2\nkind: CiliumBGPAdvertisement\nmetadata:\n  name: adverts\n  labels:\n    advertise: {label}\nspec:\n  advertisements:\n  - advertisementType: PodCIDR\n"
+        )
     }
 
     fn lint(documents: &[String]) -> Vec<(&'static str, u32)> {

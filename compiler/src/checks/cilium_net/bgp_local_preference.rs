@@ -25,8 +25,8 @@ pub fn check(advertisement: &CiliumBGPAdvertisement, cx: &mut CheckCx<'_>) {
         }
         let path = Path::root().key("spec").key("advertisements").index(index).key("attributes").key("localPreference");
         let announced = value as u32;
-        cx.report(&LOCAL_PREFERENCE_OUT_OF_RANGE, &path, format!("`{value}` does not fit the 32-bit local preference: it would be announced as {announced}")).help =
-            Some("use a value from 0 to 4294967295; 100 is the default and higher values are preferred".to_owned());
+        cx.report(&LOCAL_PREFERENCE_OUT_OF_RANGE, &path, format!("`{value}` does not fit the 32-bit local preference: it would be announced as {announced}"))
+            .help = Some("use a value from 0 to 4294967295; 100 is the default and higher values are preferred".to_owned());
     }
 }
 
@@ -41,7 +41,11 @@ mod tests {
         );
         let mut sources = SourceMap::default();
         sources.add("bgp.yaml", text);
-        parse(&sources, &Options::default()).diagnostics.iter().map(|d| (d.code.id, d.location.as_ref().map_or(0, |l| l.span.start.line), d.message.clone())).collect()
+        parse(&sources, &Options::default())
+            .diagnostics
+            .iter()
+            .map(|d| (d.code.id, d.location.as_ref().map_or(0, |l| l.span.start.line), d.message.clone()))
+            .collect()
     }
 
     #[test]

@@ -34,7 +34,9 @@ mod tests {
     use crate::source::SourceMap;
 
     fn lint(peer: &str) -> Vec<(&'static str, u32)> {
-        let text = format!("apiVersion: cilium.io/v2\nkind: CiliumBGPNodeConfigOverride\nmetadata:\n  name: node-1\nspec:\n  bgpInstances:\n  - name: i\n    peers:\n    - name: p\n{peer}");
+        let text = format!(
+            "apiVersion: cilium.io/v2\nkind: CiliumBGPNodeConfigOverride\nmetadata:\n  name: node-1\nspec:\n  bgpInstances:\n  - name: i\n    peers:\n    - name: p\n{peer}"
+        );
         let mut sources = SourceMap::default();
         sources.add("bgp.yaml", text);
         parse(&sources, &Options::default()).diagnostics.iter().map(|d| (d.code.id, d.location.as_ref().map_or(0, |l| l.span.start.line))).collect()

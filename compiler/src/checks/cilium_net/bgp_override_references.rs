@@ -28,14 +28,11 @@ pub fn check(objects: &[Object], diagnostics: &mut Vec<Diagnostic>) {
     let mut instances: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     let mut cluster_configs = 0;
     for object in objects {
-        match &object.resource {
-            Resource::CiliumBGPClusterConfig(config) => {
-                cluster_configs += 1;
-                for instance in &config.spec.bgp_instances {
-                    instances.entry(instance.name.as_str()).or_default().extend(instance.peers.iter().map(|peer| peer.name.as_str()));
-                }
+        if let Resource::CiliumBGPClusterConfig(config) = &object.resource {
+            cluster_configs += 1;
+            for instance in &config.spec.bgp_instances {
+                instances.entry(instance.name.as_str()).or_default().extend(instance.peers.iter().map(|peer| peer.name.as_str()));
             }
-            _ => {}
         }
     }
     for object in objects {
@@ -64,7 +61,8 @@ pub fn check(objects: &[Object], diagnostics: &mut Vec<Diagnostic>) {
                     None => format!("peers of instance `{}`: {}", instance.name, peers.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ")),
                 };
                 let message = format!("instance `{}` has no peer named `{}`: this peer override applies to nothing", instance.name, peer.name);
-                diagnostics.push(object.diagnostic(&OVERRIDE_TARGET_NOT_FOUND, &instance_path.key("peers").index(peer_index).key("name"), message).with_help(help));
+                diagnostics
+                    .push(object.diagnostic(&OVERRIDE_TARGET_NOT_FOUND, &instance_path.key("peers").index(peer_index).key("name"), message).with_help(help));
             }
         }
     }

@@ -54,8 +54,9 @@ pub fn check(config: &CiliumBGPClusterConfig, cx: &mut CheckCx<'_>) {
                 continue;
             }
             if peer.peer_address.is_none() && peer.auto_discovery.is_none() {
-                cx.report(&PEER_ADDRESS_MISSING, &path, format!("peer `{}` has neither `peerAddress` nor `autoDiscovery`", peer.name)).help =
-                    Some("add `peerAddress: <the router's address>`, or `autoDiscovery: {mode: DefaultGateway, defaultGateway: {addressFamily: ipv4}}`".to_owned());
+                cx.report(&PEER_ADDRESS_MISSING, &path, format!("peer `{}` has neither `peerAddress` nor `autoDiscovery`", peer.name)).help = Some(
+                    "add `peerAddress: <the router's address>`, or `autoDiscovery: {mode: DefaultGateway, defaultGateway: {addressFamily: ipv4}}`".to_owned(),
+                );
             }
             if let Some(discovery) = &peer.auto_discovery {
                 let discovery_path = path.key("autoDiscovery");
@@ -70,17 +71,23 @@ pub fn check(config: &CiliumBGPClusterConfig, cx: &mut CheckCx<'_>) {
                         } else {
                             "`mode: Unnumbered` needs `unnumbered` or `defaultGateway`"
                         };
-                        cx.report(&AUTO_DISCOVERY_INCOMPLETE, &discovery_path.key("mode"), message).help =
-                            Some("name the interface with `unnumbered: {interface: eth1}`, or follow a default route with `defaultGateway: {addressFamily: ipv6}`".to_owned());
+                        cx.report(&AUTO_DISCOVERY_INCOMPLETE, &discovery_path.key("mode"), message).help = Some(
+                            "name the interface with `unnumbered: {interface: eth1}`, or follow a default route with `defaultGateway: {addressFamily: ipv6}`"
+                                .to_owned(),
+                        );
                     }
                     _ => {}
                 }
             }
-            if let (Some(_), Some(address)) = (&peer.peer_interface, &peer.peer_address) {
-                if !(address.starts_with("fe80:") || address.starts_with("FE80:")) {
-                    cx.report(&PEER_INTERFACE_NOT_LINK_LOCAL, &path.key("peerAddress"), format!("`{address}` is not an IPv6 link-local (`fe80:`) address, which `peerInterface` requires"))
-                        .help = Some("remove `peerInterface` for a routable address, or write the peer's link-local address (`fe80::...`)".to_owned());
-                }
+            if let (Some(_), Some(address)) = (&peer.peer_interface, &peer.peer_address)
+                && !(address.starts_with("fe80:") || address.starts_with("FE80:"))
+            {
+                cx.report(
+                    &PEER_INTERFACE_NOT_LINK_LOCAL,
+                    &path.key("peerAddress"),
+                    format!("`{address}` is not an IPv6 link-local (`fe80:`) address, which `peerInterface` requires"),
+                )
+                .help = Some("remove `peerInterface` for a routable address, or write the peer's link-local address (`fe80::...`)".to_owned());
             }
         }
     }

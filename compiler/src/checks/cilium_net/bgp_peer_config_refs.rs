@@ -70,7 +70,11 @@ mod tests {
     fn lint(documents: &[String]) -> Vec<(&'static str, u32, Option<String>)> {
         let mut sources = SourceMap::default();
         sources.add("bgp.yaml", documents.join("---\n"));
-        parse(&sources, &Options::default()).diagnostics.iter().map(|d| (d.code.id, d.location.as_ref().map_or(0, |l| l.span.start.line), d.help.clone())).collect()
+        parse(&sources, &Options::default())
+            .diagnostics
+            .iter()
+            .map(|d| (d.code.id, d.location.as_ref().map_or(0, |l| l.span.start.line), d.help.clone()))
+            .collect()
     }
 
     #[test]

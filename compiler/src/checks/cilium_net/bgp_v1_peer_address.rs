@@ -49,7 +49,11 @@ mod tests {
         );
         let mut sources = SourceMap::default();
         sources.add("bgp.yaml", text);
-        parse(&sources, &Options::default()).diagnostics.iter().map(|d| (d.code.id, d.location.as_ref().map_or(0, |l| l.span.start.line), d.help.clone())).collect()
+        parse(&sources, &Options::default())
+            .diagnostics
+            .iter()
+            .map(|d| (d.code.id, d.location.as_ref().map_or(0, |l| l.span.start.line), d.help.clone()))
+            .collect()
     }
 
     #[test]

@@ -41,14 +41,21 @@ pub fn check(policy: &CiliumBGPPeeringPolicy, cx: &mut CheckCx<'_>) {
     for (router_index, router) in spec.virtual_routers.iter().enumerate() {
         let router_path = Path::root().key("spec").key("virtualRouters").index(router_index);
         if router.service_selector.is_none() && router.service_advertisements.as_ref().is_some_and(|addresses| !addresses.is_empty()) {
-            cx.report_key(&SERVICE_ADVERTISEMENTS_UNSELECTED, &router_path.key("serviceAdvertisements"), "`serviceAdvertisements` has no effect: without `serviceSelector` no service is advertised")
-                .help = Some("add a `serviceSelector` that selects the services to advertise".to_owned());
+            cx.report_key(
+                &SERVICE_ADVERTISEMENTS_UNSELECTED,
+                &router_path.key("serviceAdvertisements"),
+                "`serviceAdvertisements` has no effect: without `serviceSelector` no service is advertised",
+            )
+            .help = Some("add a `serviceSelector` that selects the services to advertise".to_owned());
         }
         for (neighbor_index, neighbor) in router.neighbors.iter().enumerate() {
             let neighbor_path = router_path.key("neighbors").index(neighbor_index);
             let internal = neighbor.peer_asn == router.local_asn;
             if internal && neighbor.ebgp_multihop_ttl.is_some_and(|ttl| ttl > 1) {
-                let message = format!("`eBGPMultihopTTL` is ignored: neighbor `{}` is an iBGP peer (`peerASN` {} equals `localASN`)", neighbor.peer_address, neighbor.peer_asn);
+                let message = format!(
+                    "`eBGPMultihopTTL` is ignored: neighbor `{}` is an iBGP peer (`peerASN` {} equals `localASN`)",
+                    neighbor.peer_address, neighbor.peer_asn
+                );
                 cx.report_key(&MULTIHOP_IBGP, &neighbor_path.key("eBGPMultihopTTL"), message).help =
                     Some("remove `eBGPMultihopTTL`, or correct `peerASN` if the neighbor is in another AS".to_owned());
             }
@@ -92,7 +99,10 @@ mod tests {
 
     #[test]
     fn local_preference_on_ebgp_warns() {
-        assert_eq!(lint(&format!("  - localASN: 64512\n    neighbors:\n    - peerAddress: 10.0.0.1/32\n      peerASN: 65000\n{PATH_ATTRIBUTES}")), vec![("PLC5203", 13)]);
+        assert_eq!(
+            lint(&format!("  - localASN: 64512\n    neighbors:\n    - peerAddress: 10.0.0.1/32\n      peerASN: 65000\n{PATH_ATTRIBUTES}")),
+            vec![("PLC5203", 13)]
+        );
     }
 
     #[test]
@@ -105,6 +115,9 @@ mod tests {
     fn service_advertisements_without_selector_warn() {
         let neighbors = "    neighbors:\n    - peerAddress: 10.0.0.1/32\n      peerASN: 64512\n";
         assert_eq!(lint(&format!("  - localASN: 64512\n    serviceAdvertisements: [ClusterIP]\n{neighbors}")), vec![("PLC5205", 8)]);
-        assert!(lint(&format!("  - localASN: 64512\n    serviceSelector: {{matchLabels: {{app: web}}}}\n    serviceAdvertisements: [ClusterIP]\n{neighbors}")).is_empty());
+        assert!(
+            lint(&format!("  - localASN: 64512\n    serviceSelector: {{matchLabels: {{app: web}}}}\n    serviceAdvertisements: [ClusterIP]\n{neighbors}"))
+                .is_empty()
+        );
     }
 }

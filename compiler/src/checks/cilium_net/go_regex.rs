@@ -151,10 +151,8 @@ fn translate(pattern: &str) -> Result<String, String> {
                 if chars.get(index + 1) == Some(&'?') {
                     let flags: String = chars[index + 2..].iter().take_while(|c| !matches!(c, ')' | ':')).collect();
                     let is_name = flags.starts_with('P') || flags.starts_with('<');
-                    if !is_name && !flags.is_empty() {
-                        if let Some(bad) = flags.chars().find(|f| !matches!(f, 'i' | 'm' | 's' | 'U' | '-')) {
-                            return Err(format!("invalid or unsupported flag `{bad}` in `(?{flags}`"));
-                        }
+                    if !is_name && let Some(bad) = flags.chars().find(|f| !matches!(f, 'i' | 'm' | 's' | 'U' | '-')) {
+                        return Err(format!("invalid or unsupported flag `{bad}` in `(?{flags}`"));
                     }
                 }
                 out.push('(');

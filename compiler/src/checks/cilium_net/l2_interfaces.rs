@@ -46,7 +46,11 @@ pub fn check(policy: &CiliumL2AnnouncementPolicy, cx: &mut CheckCx<'_>) {
             let diagnostic = cx.report(&BAD_INTERFACE_REGEX, &path, format!("`{pattern}` is not a valid regular expression: {reason}"));
             diagnostic.label = Some("io.cilium/bad-interface-regex".to_owned());
             diagnostic.help = Some(if pattern.starts_with('*') {
-                format!("interface patterns are regular expressions, not globs: write `{}` for names containing `{}`", pattern.trim_matches('*'), pattern.trim_matches('*'))
+                format!(
+                    "interface patterns are regular expressions, not globs: write `{}` for names containing `{}`",
+                    pattern.trim_matches('*'),
+                    pattern.trim_matches('*')
+                )
             } else {
                 "write a Go regular expression, for example `^eth[0-9]+`; the policy announces nothing until every entry compiles".to_owned()
             });

@@ -48,10 +48,10 @@ pub fn label_key_problem(key: &str) -> Option<String> {
         Some((prefix, name)) => (Some(prefix), name),
         None => (None, key),
     };
-    if let Some(prefix) = prefix {
-        if prefix.is_empty() || prefix.len() > 253 || !prefix_regex().is_match(prefix) {
-            return Some(format!("the prefix `{prefix}` is not a lower-case DNS subdomain"));
-        }
+    if let Some(prefix) = prefix
+        && (prefix.is_empty() || prefix.len() > 253 || !prefix_regex().is_match(prefix))
+    {
+        return Some(format!("the prefix `{prefix}` is not a lower-case DNS subdomain"));
     }
     if name.is_empty() {
         return Some("the name part is empty".to_owned());
@@ -105,8 +105,10 @@ pub fn check(selector: &CiliumLabelSelector, path: &Path, cx: &mut CheckCx<'_>) 
         };
         match requirement.operator {
             SelectorOperator::In | SelectorOperator::NotIn if requirement.values.is_empty() => {
-                cx.report(&BAD_LABEL_SELECTOR, &item.key("operator"), format!("operator `{operator}` needs at least one value")).help =
-                    Some(format!("add `values: [...]`, or use `{}` to test only whether the label is set", if operator == "In" { "Exists" } else { "DoesNotExist" }));
+                cx.report(&BAD_LABEL_SELECTOR, &item.key("operator"), format!("operator `{operator}` needs at least one value")).help = Some(format!(
+                    "add `values: [...]`, or use `{}` to test only whether the label is set",
+                    if operator == "In" { "Exists" } else { "DoesNotExist" }
+                ));
             }
             SelectorOperator::Exists | SelectorOperator::DoesNotExist if !requirement.values.is_empty() => {
                 cx.report(&BAD_LABEL_SELECTOR, &item.key("values"), format!("operator `{operator}` takes no values")).help =
@@ -143,7 +145,9 @@ mod tests {
     }
 
     fn lint(selector: &str) -> Vec<(&'static str, u32)> {
-        let text = format!("apiVersion: cilium.io/v2\nkind: CiliumLoadBalancerIPPool\nmetadata:\n  name: pool\nspec:\n  blocks:\n  - cidr: 10.0.0.0/24\n  serviceSelector:\n{selector}");
+        let text = format!(
+            "apiVersion: cilium.io/v2\nkind: CiliumLoadBalancerIPPool\nmetadata:\n  name: pool\nspec:\n  blocks:\n  - cidr: 10.0.0.0/24\n  serviceSelector:\n{selector}"
+        );
         let mut sources = SourceMap::default();
         sources.add("pool.yaml", text);
         parse(&sources, &Options::default()).diagnostics.iter().map(|d| (d.code.id, d.location.as_ref().map_or(0, |l| l.span.start.line))).collect()

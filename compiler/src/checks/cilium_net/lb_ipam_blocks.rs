@@ -31,23 +31,35 @@ A block with both `cidr` and `start`/`stop` is read as the `cidr` only: the rang
 
 Fix: keep one form per block; split a block that has both into two blocks.");
 
-code!(INVALID_ADDRESS, "PLC5002", "lb-ipam-invalid-address", Error, "an LB-IPAM `start` or `stop` is not an IP address",
-"`start` and `stop` are single IPv4 or IPv6 addresses (no prefix length, no zone). Cilium's operator cannot parse any other value, and rejects the pool.
+code!(
+    INVALID_ADDRESS,
+    "PLC5002",
+    "lb-ipam-invalid-address",
+    Error,
+    "an LB-IPAM `start` or `stop` is not an IP address",
+    "`start` and `stop` are single IPv4 or IPv6 addresses (no prefix length, no zone). Cilium's operator cannot parse any other value, and rejects the pool.
 
 Example:
   - start: 10.0.20.0/28        # a CIDR is not an address
 
-Fix: write an address, or use `cidr:` for a prefix.");
+Fix: write an address, or use `cidr:` for a prefix."
+);
 
 code!(RANGE_REVERSED, "PLC5003", "lb-ipam-range-reversed", Error, "an LB-IPAM range ends before it starts",
 "A `start`/`stop` range is inclusive and must not be empty: `stop` must not be lower than `start`. Cilium's operator cannot build the range and rejects the pool.
 
 Fix: swap `start` and `stop`.");
 
-code!(RANGE_MIXED_FAMILIES, "PLC5004", "lb-ipam-range-mixed-families", Error, "an LB-IPAM range starts and stops in different address families",
-"`start` and `stop` of one block must both be IPv4 or both be IPv6. Cilium's operator cannot build a range across families and rejects the pool.
+code!(
+    RANGE_MIXED_FAMILIES,
+    "PLC5004",
+    "lb-ipam-range-mixed-families",
+    Error,
+    "an LB-IPAM range starts and stops in different address families",
+    "`start` and `stop` of one block must both be IPv4 or both be IPv6. Cilium's operator cannot build a range across families and rejects the pool.
 
-Fix: use two blocks, one per family.");
+Fix: use two blocks, one per family."
+);
 
 code!(CIDR_HOST_BITS, "PLC5008", "lb-ipam-cidr-host-bits", Warning, "an LB-IPAM `cidr` has host bits set",
 "A prefix such as `10.0.10.7/24` has bits set after its prefix length. Cilium masks them and uses the whole prefix `10.0.10.0/24`, which is rarely what the value suggests: either the whole network was meant, or a single address (`/32`) or a range (`start`/`stop`).
@@ -62,8 +74,12 @@ pub fn check(pool: &CiliumLoadBalancerIPPool, cx: &mut CheckCx<'_>) {
             (Some(cidr), None, None) => check_host_bits(cidr, &path.key("cidr"), cx),
             (Some(cidr), start, _) => {
                 let extra = if start.is_some() { "start" } else { "stop" };
-                cx.report_key(&BLOCK_SHAPE, &path.key(extra), format!("this block has both `cidr` and `{extra}`: Cilium uses `cidr: {cidr}` and ignores the range"))
-                    .help = Some("split it into two blocks, one `- cidr: ...` and one `- start: ...`, or remove the form you did not mean".to_owned());
+                cx.report_key(
+                    &BLOCK_SHAPE,
+                    &path.key(extra),
+                    format!("this block has both `cidr` and `{extra}`: Cilium uses `cidr: {cidr}` and ignores the range"),
+                )
+                .help = Some("split it into two blocks, one `- cidr: ...` and one `- start: ...`, or remove the form you did not mean".to_owned());
             }
             (None, None, Some(_)) => {
                 cx.report_key(&BLOCK_SHAPE, &path.key("stop"), "this block has `stop` but no `start`").help =
@@ -131,11 +147,7 @@ mod tests {
         let mut sources = SourceMap::default();
         sources.add("pool.yaml", text);
         let parsed = parse(&sources, &Options::default());
-        parsed
-            .diagnostics
-            .iter()
-            .map(|d| (d.code.id.to_owned(), d.location.as_ref().map_or(0, |l| l.span.start.line), d.help.clone()))
-            .collect()
+        parsed.diagnostics.iter().map(|d| (d.code.id.to_owned(), d.location.as_ref().map_or(0, |l| l.span.start.line), d.help.clone())).collect()
     }
 
     #[test]

@@ -31,7 +31,10 @@ pub fn pool_ranges(pool: &CiliumLoadBalancerIPPool) -> Vec<(usize, AddressRange)
 
 /// The first pair of overlapping ranges of a pool, earlier block first.
 pub fn first_internal_overlap(ranges: &[(usize, AddressRange)]) -> Option<((usize, AddressRange), (usize, AddressRange))> {
-    ranges.iter().enumerate().find_map(|(position, later)| ranges[..position].iter().find(|earlier| earlier.1.overlaps(&later.1)).map(|earlier| (*earlier, *later)))
+    ranges
+        .iter()
+        .enumerate()
+        .find_map(|(position, later)| ranges[..position].iter().find(|earlier| earlier.1.overlaps(&later.1)).map(|earlier| (*earlier, *later)))
 }
 
 /// Reports every block that overlaps an earlier block of the same pool.

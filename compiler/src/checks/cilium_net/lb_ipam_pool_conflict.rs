@@ -133,9 +133,11 @@ pub fn check(objects: &[Object], diagnostics: &mut Vec<Diagnostic>) {
         let others = pools.iter().filter(|other| !std::ptr::eq(*other, newer) && other.object.name() != newer.object.name());
         let older = others.filter(|other| is_newer(newer, other)).find_map(|older| {
             newer.ranges.iter().find_map(|(newer_block, newer_range)| {
-                older.ranges.iter().find(|(_, older_range)| newer_range.overlaps(older_range)).map(|(older_block, older_range)| {
-                    (older, *newer_block, *newer_range, *older_block, *older_range)
-                })
+                older
+                    .ranges
+                    .iter()
+                    .find(|(_, older_range)| newer_range.overlaps(older_range))
+                    .map(|(older_block, older_range)| (older, *newer_block, *newer_range, *older_block, *older_range))
             })
         });
         let Some((older, newer_block, newer_range, older_block, older_range)) = older else { continue };
@@ -225,7 +227,9 @@ mod tests {
 
     #[test]
     fn a_pool_conflicting_with_itself_marks_no_other_pool() {
-        let conflicted = "apiVersion: cilium.io/v2\nkind: CiliumLoadBalancerIPPool\nmetadata:\n  name: a\nspec:\n  blocks:\n  - cidr: 10.0.0.0/24\n  - cidr: 10.0.0.0/25\n".to_owned();
+        let conflicted =
+            "apiVersion: cilium.io/v2\nkind: CiliumLoadBalancerIPPool\nmetadata:\n  name: a\nspec:\n  blocks:\n  - cidr: 10.0.0.0/24\n  - cidr: 10.0.0.0/25\n"
+                .to_owned();
         let found = lint(&[conflicted, pool("b", None, "10.0.0.0/24")]);
         assert_eq!(found.iter().map(|f| f.0.split(':').next().unwrap_or_default()).collect::<Vec<_>>(), vec!["PLC5005"]);
     }

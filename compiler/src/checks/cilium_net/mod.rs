@@ -109,7 +109,11 @@ pub fn check_bgp_peering_policy(object: &cilium_net::CiliumBGPPeeringPolicy, cx:
             let neighbor_path = format!("{router_path}.neighbors[{neighbor_index}]");
             bgp_timers::check_v1_neighbor(neighbor, &neighbor_path, cx);
             for (attribute_index, attributes) in neighbor.advertised_path_attributes.iter().enumerate() {
-                label_selectors::check_optional(attributes.selector.as_ref(), &format!("{neighbor_path}.advertisedPathAttributes[{attribute_index}].selector"), cx);
+                label_selectors::check_optional(
+                    attributes.selector.as_ref(),
+                    &format!("{neighbor_path}.advertisedPathAttributes[{attribute_index}].selector"),
+                    cx,
+                );
             }
         }
     }

@@ -42,6 +42,7 @@ pub static CODES: &[&Code] = &[
     &subject_namespace::SUBJECT_NAMESPACE_OVERRIDDEN,
     &label_selectors::INVALID_LABEL_SELECTOR,
     &peer_kinds::PEER_KINDS_COMBINED,
+    &peer_kinds::EMPTY_PEER_LIST,
     &requires_removed::REQUIRES_REMOVED,
     &cidr_rules::CIDR_SET_SOURCE,
     &cidr_rules::CIDR_EXCEPT_OUTSIDE,

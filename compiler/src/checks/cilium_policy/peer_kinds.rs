@@ -2,7 +2,11 @@
 //! `fromEntities`...); Cilium refuses the whole policy otherwise ("combining X and Y is not
 //! supported yet").
 //!
+//! An explicitly empty peer list (`fromEndpoints: []`) is not the same as no list: it selects no
+//! peer at all, so the element matches nothing.
+//!
 //! Fix: split the element into one element per peer kind; elements of a section are OR-ed.
+//! Remove an empty peer list, or fill it.
 
 use super::{Element, backticked_list};
 use crate::checks::CheckCx;
@@ -28,7 +32,37 @@ Fix: write one item per peer kind; the items of a section are alternatives (OR),
   - fromCIDR: [10.0.0.0/8]"
 );
 
+code!(
+    EMPTY_PEER_LIST,
+    "PLC3016",
+    "empty-peer-list",
+    Warning,
+    "an empty peer list selects no peer, so the rule element matches nothing",
+    "Cilium treats a missing peer field and an empty one differently: without `fromEndpoints` an element matches every peer (on the ports of `toPorts`), but `fromEndpoints: []` selects no peer, and the element allows (or denies) nothing. The same holds for `fromNodes`, `fromEntities`, `fromCIDR` and `fromCIDRSet`, and their `to` forms.
+
+Example:
+  ingress:
+  - fromEndpoints: []              # matches nothing
+    toPorts: [{ports: [{port: \"80\", protocol: TCP}]}]
+
+Fix: remove the empty list to match every peer, or list the peers."
+);
+
+/// Peer fields whose empty list selects nothing (Cilium checks exactly these).
+const EMPTY_MEANS_NOTHING: &[&str] = &["fromEndpoints", "fromNodes", "fromEntities", "fromCIDR", "fromCIDRSet", "toEndpoints", "toNodes", "toEntities", "toCIDR", "toCIDRSet"];
+
 pub(super) fn check(element: &Element<'_>, cx: &mut CheckCx<'_>) {
+    for field in element.peer_fields() {
+        if field.count == Some(0) && EMPTY_MEANS_NOTHING.contains(&field.name) {
+            let verb = if element.is_deny() { "denies" } else { "allows" };
+            cx.report(&EMPTY_PEER_LIST, &element.path.key(field.name), format!("`{}: []` selects no peer, so this `{}` item {verb} nothing", field.name, element.section()))
+                .help = Some(format!("remove `{}` to match every peer, or list the peers", field.name));
+        }
+    }
+    combined(element, cx);
+}
+
+fn combined(element: &Element<'_>, cx: &mut CheckCx<'_>) {
     let mut given: Vec<&'static str> = element.peer_fields().iter().filter(|field| field.count.is_some_and(|count| count > 0)).map(|field| field.name).collect();
     if given.len() < 2 {
         return;
@@ -59,6 +93,12 @@ mod tests {
     fn to_fqdns_with_to_endpoints_is_an_error() {
         let text = cnp("  endpointSelector: {}\n  egress:\n  - toFQDNs: [{matchName: example.com}]\n    toEndpoints: [{}]\n");
         assert_eq!(codes(&text), vec![("PLC3071", 9), ("PLC3010", 10)]);
+    }
+
+    #[test]
+    fn empty_peer_list_is_a_warning() {
+        let text = cnp("  endpointSelector: {}\n  ingress:\n  - fromEndpoints: []\n    toPorts: [{ports: [{port: \"80\", protocol: TCP}]}]\n");
+        assert_eq!(codes(&text), vec![("PLC3016", 9)]);
     }
 
     #[test]

@@ -34,6 +34,7 @@ pub(super) fn check(path: &Path, cors: &HTTPCORSFilter, cx: &mut CheckCx<'_>) {
         }
         let Some(star) = values.iter().position(|value| *value == "*") else { continue };
         let message = format!("`*` in `{field}` allows every value, so it must be the only one");
-        cx.report(&CORS_WILDCARD_NOT_ALONE, &path.key(field).index(star), message).help = Some(format!("keep `*` alone in `{field}`, or remove it and list the values to allow"));
+        cx.report(&CORS_WILDCARD_NOT_ALONE, &path.key(field).index(star), message).help =
+            Some(format!("keep `*` alone in `{field}`, or remove it and list the values to allow"));
     }
 }

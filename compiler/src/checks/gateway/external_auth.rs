@@ -39,6 +39,7 @@ pub(super) fn check(path: &Path, auth: &HTTPExternalAuthFilter, cx: &mut CheckCx
     }
     if !has_wanted {
         let message = format!("external auth with protocol `{protocol}` has no `{wanted}` block");
-        cx.report(&EXTERNAL_AUTH_PROTOCOL_MISMATCH, &path.key("protocol"), message).help = Some(format!("add `{wanted}: {{}}` (with its settings) next to `protocol`"));
+        cx.report(&EXTERNAL_AUTH_PROTOCOL_MISMATCH, &path.key("protocol"), message).help =
+            Some(format!("add `{wanted}: {{}}` (with its settings) next to `protocol`"));
     }
 }

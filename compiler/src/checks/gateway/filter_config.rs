@@ -64,7 +64,8 @@ pub(super) fn check(list_path: &Path, filters: &[FilterFacts], cx: &mut CheckCx<
         for (field, filter_type) in others {
             let message = format!("`{field}` is set on a filter of type `{}`; it belongs to a `{filter_type}` filter", filter.type_name);
             let diagnostic = cx.report_key(&FILTER_CONFIG_WRONG_TYPE, &filter_path.key(*field), message);
-            diagnostic.help = Some(format!("a filter carries only the block its `type` names: set `type: {filter_type}`, or move `{field}` into a filter of its own"));
+            diagnostic.help =
+                Some(format!("a filter carries only the block its `type` names: set `type: {filter_type}`, or move `{field}` into a filter of its own"));
             diagnostic.label = Some(format!("not a `{}` setting", filter.type_name));
         }
     }

@@ -41,7 +41,7 @@ pub(super) fn check_set(inputs: &Inputs<'_>, diagnostics: &mut Vec<Diagnostic>) 
             if names.contains(&class) {
                 continue;
             }
-            let message = format!("Gateway `{}` names GatewayClass `{class}`, which is not among the inputs", object.name());
+            let message = format!("the GatewayClass `{class}` of Gateway `{}` is not among the inputs", object.name());
             let help = match did_you_mean(class, names.iter().copied()) {
                 Some(guess) => format!("did you mean `{guess}`?"),
                 None => format!("GatewayClasses in the inputs: {}", names.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ")),

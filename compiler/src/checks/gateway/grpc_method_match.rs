@@ -58,19 +58,19 @@ pub(super) fn check(route: &GRPCRoute, cx: &mut CheckCx<'_>) {
             if method.match_type() != StringMatchType::Exact {
                 continue;
             }
-            if let Some(service) = &method.service {
-                if SERVICE_NAME.as_ref().is_some_and(|pattern| !pattern.is_match(service)) {
-                    let message = format!("`{service}` is not a gRPC service name");
-                    cx.report(&INVALID_GRPC_NAME, &path.key("service"), message).help =
-                        Some("write the package and service joined by `.`, such as `helloworld.Greeter`, or use `type: RegularExpression`".to_owned());
-                }
+            if let Some(service) = &method.service
+                && SERVICE_NAME.as_ref().is_some_and(|pattern| !pattern.is_match(service))
+            {
+                let message = format!("`{service}` is not a gRPC service name");
+                cx.report(&INVALID_GRPC_NAME, &path.key("service"), message).help =
+                    Some("write the package and service joined by `.`, such as `helloworld.Greeter`, or use `type: RegularExpression`".to_owned());
             }
-            if let Some(name) = &method.method {
-                if METHOD_NAME.as_ref().is_some_and(|pattern| !pattern.is_match(name)) {
-                    let message = format!("`{name}` is not a gRPC method name");
-                    cx.report(&INVALID_GRPC_NAME, &path.key("method"), message).help =
-                        Some("write the method name alone, such as `SayHello` (letters, digits and `_`), or use `type: RegularExpression`".to_owned());
-                }
+            if let Some(name) = &method.method
+                && METHOD_NAME.as_ref().is_some_and(|pattern| !pattern.is_match(name))
+            {
+                let message = format!("`{name}` is not a gRPC method name");
+                cx.report(&INVALID_GRPC_NAME, &path.key("method"), message).help =
+                    Some("write the method name alone, such as `SayHello` (letters, digits and `_`), or use `type: RegularExpression`".to_owned());
             }
         }
     }

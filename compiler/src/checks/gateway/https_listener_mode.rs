@@ -34,7 +34,9 @@ pub(super) fn check(gateway: &Gateway, cx: &mut CheckCx<'_>) {
         }
         let path = Path::root().key("spec").key("listeners").index(index).key("tls").key("mode");
         let message = format!("listener `{}` uses protocol `HTTPS`, whose TLS mode can only be `Terminate`, not `{}`", listener.name, tls.mode().as_str());
-        cx.report(&HTTPS_LISTENER_NOT_TERMINATE, &path, message).help =
-            Some("to pass TLS through to the backend, use `protocol: TLS` and attach a TLSRoute; to route HTTP, use `mode: Terminate` with `certificateRefs`".to_owned());
+        cx.report(&HTTPS_LISTENER_NOT_TERMINATE, &path, message).help = Some(
+            "to pass TLS through to the backend, use `protocol: TLS` and attach a TLSRoute; to route HTTP, use `mode: Terminate` with `certificateRefs`"
+                .to_owned(),
+        );
     }
 }

@@ -42,6 +42,7 @@ pub(super) fn check(gateway: &Gateway, cx: &mut CheckCx<'_>) {
         let kind = if field == "labels" { "label" } else { "annotation" };
         let path = Path::root().key("spec").key("infrastructure").key(field).key(key.clone());
         let message = format!("`{key}` is not a valid {kind} key: {problem}");
-        cx.report_key(&INVALID_INFRASTRUCTURE_KEY, &path, message).help = Some("write the key as `name` or `prefix/name`, such as `example.com/team`".to_owned());
+        cx.report_key(&INVALID_INFRASTRUCTURE_KEY, &path, message).help =
+            Some("write the key as `name` or `prefix/name`, such as `example.com/team`".to_owned());
     }
 }

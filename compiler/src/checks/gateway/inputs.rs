@@ -12,10 +12,12 @@ use super::routes::{DEFAULT_NAMESPACE, Route};
 /// Label every namespace carries with its own name.
 const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
+/// Gateways by namespace, then name (several when the inputs repeat one).
+pub type GatewaysByNamespace<'a> = BTreeMap<&'a str, BTreeMap<&'a str, Vec<(&'a Object, &'a Gateway)>>>;
+
 pub struct Inputs<'a> {
     pub gateway_classes: Vec<(&'a Object, &'a GatewayClass)>,
-    /// Gateways by namespace, then name (several when the inputs repeat one).
-    pub gateways: BTreeMap<&'a str, BTreeMap<&'a str, Vec<(&'a Object, &'a Gateway)>>>,
+    pub gateways: GatewaysByNamespace<'a>,
     pub routes: Vec<(&'a Object, Route<'a>)>,
     /// ReferenceGrants by namespace.
     pub grants: BTreeMap<&'a str, Vec<&'a ReferenceGrant>>,

@@ -10,8 +10,10 @@
 //! namespaces, kinds, host names), GatewayClass names, ReferenceGrants and backend Services.
 //! They are warnings, and conservative: each is reported only when the inputs hold the kind of
 //! object it looks for in the namespace concerned, so that checking a single file does not
-//! complain about objects that live elsewhere. Objects without `metadata.namespace` are taken
-//! to be in `default`.
+//! complain about objects that live elsewhere. An object without `metadata.namespace` is
+//! looked up as if in `default` (where `kubectl` puts it by default); but a route without one
+//! lands wherever it is applied, so the checks that depend on the route's own namespace
+//! (listener `allowedRoutes.namespaces`, ReferenceGrants) leave it alone.
 //!
 //! Codes: `PLC40xx` Gateway, `PLC41xx` all routes, `PLC42xx` route filters, `PLC43xx` route
 //! matches and timeouts, `PLC44xx` TLSRoute versions, `PLC45xx` cross-object, `PLC4900`
@@ -34,6 +36,7 @@ mod infrastructure_keys;
 mod inputs;
 mod listener_hostname_not_allowed;
 mod listener_port_conflict;
+mod listener_route_kinds;
 mod listener_tls_not_allowed;
 mod listeners_not_distinct;
 mod parent_refs;
@@ -78,6 +81,7 @@ pub use https_listener_without_tls::HTTPS_LISTENER_WITHOUT_TLS;
 pub use infrastructure_keys::INVALID_INFRASTRUCTURE_KEY;
 pub use listener_hostname_not_allowed::LISTENER_HOSTNAME_NOT_ALLOWED;
 pub use listener_port_conflict::LISTENER_PORT_CONFLICT;
+pub use listener_route_kinds::LISTENER_INVALID_ROUTE_KIND;
 pub use listener_tls_not_allowed::LISTENER_TLS_NOT_ALLOWED;
 pub use listeners_not_distinct::LISTENERS_NOT_DISTINCT;
 pub use parent_refs::{DUPLICATE_PARENT_REF, PARENT_SECTION_NAME_REQUIRED};
@@ -115,6 +119,7 @@ pub static CODES: &[&Code] = &[
     &INVALID_GATEWAY_ADDRESS,
     &DUPLICATE_GATEWAY_ADDRESS,
     &INVALID_INFRASTRUCTURE_KEY,
+    &LISTENER_INVALID_ROUTE_KIND,
     &PARENT_SECTION_NAME_REQUIRED,
     &DUPLICATE_PARENT_REF,
     &BACKEND_PORT_REQUIRED,
@@ -175,6 +180,7 @@ pub fn check_gateway(object: &gateway::Gateway, cx: &mut CheckCx<'_>) {
     https_listener_without_tls::check(object, cx);
     gateway_addresses::check(object, cx);
     infrastructure_keys::check(object, cx);
+    listener_route_kinds::check(object, cx);
     if object.spec.default_scope.is_some() {
         experimental_fields::check(&[Path::root().key("spec").key("defaultScope")], cx);
     }
@@ -206,6 +212,7 @@ pub fn check_http_route(object: &gateway::HTTPRoute, cx: &mut CheckCx<'_>) {
     replace_prefix_match::check(object, cx);
     path_match::check(object, cx);
     request_timeouts::check(object, cx);
+    http_session_persistence(object, cx);
     let filter_lists = filters::http_filter_lists(object);
     request_mirror::check(&http_mirrors(&filter_lists), cx);
     header_values::check(&http_header_values(object, &filter_lists), cx);
@@ -250,12 +257,12 @@ pub fn check_grpc_route(object: &gateway::GRPCRoute, cx: &mut CheckCx<'_>) {
         for (match_index, route_match) in rule.matches.iter().enumerate() {
             let match_path = rule_path.key("matches").index(match_index);
             header_match_values(&match_path, &route_match.headers, &mut header_values, &mut expressions);
-            if let Some(method) = &route_match.method {
-                if method.match_type() == StringMatchType::RegularExpression {
-                    for (field, value) in [("service", &method.service), ("method", &method.method)] {
-                        if let Some(value) = value {
-                            expressions.push((match_path.key("method").key(field), value.as_str()));
-                        }
+            if let Some(method) = &route_match.method
+                && method.match_type() == StringMatchType::RegularExpression
+            {
+                for (field, value) in [("service", &method.service), ("method", &method.method)] {
+                    if let Some(value) = value {
+                        expressions.push((match_path.key("method").key(field), value.as_str()));
                     }
                 }
             }
@@ -352,10 +359,10 @@ fn http_regular_expressions(route: &gateway::HTTPRoute) -> Vec<(Path, &str)> {
     for (rule_index, rule) in route.spec.rules().iter().enumerate() {
         for (match_index, route_match) in rule.matches.iter().flatten().enumerate() {
             let match_path = Path::root().key("spec").key("rules").index(rule_index).key("matches").index(match_index);
-            if let Some(path) = &route_match.path {
-                if path.match_type() == gateway::PathMatchType::RegularExpression {
-                    expressions.push((match_path.key("path").key("value"), path.value()));
-                }
+            if let Some(path) = &route_match.path
+                && path.match_type() == gateway::PathMatchType::RegularExpression
+            {
+                expressions.push((match_path.key("path").key("value"), path.value()));
             }
             header_match_values(&match_path, &route_match.headers, &mut ignored, &mut expressions);
             for (index, parameter) in route_match.query_params.iter().enumerate() {
@@ -392,4 +399,12 @@ fn http_experimental_fields(route: &gateway::HTTPRoute, lists: &[(Path, &[HTTPRo
         }
     }
     fields
+}
+
+fn http_session_persistence(route: &gateway::HTTPRoute, cx: &mut CheckCx<'_>) {
+    for (rule_index, rule) in route.spec.rules().iter().enumerate() {
+        if let Some(persistence) = &rule.session_persistence {
+            session_persistence::check(&Path::root().key("spec").key("rules").index(rule_index).key("sessionPersistence"), persistence, cx);
+        }
+    }
 }

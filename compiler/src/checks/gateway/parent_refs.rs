@@ -104,7 +104,7 @@ pub(super) fn check(parent_refs: &[ParentReference], cx: &mut CheckCx<'_>) {
             diagnostic
         } else {
             let message = format!(
-                "{} is listed more than once, and `spec.parentRefs[{index}]` has no `sectionName`: every reference to a repeated parent needs one",
+                "the parent {} is listed more than once, and `spec.parentRefs[{index}]` has no `sectionName`: every reference to a repeated parent needs one",
                 describe(reference)
             );
             let diagnostic = cx.report(&PARENT_SECTION_NAME_REQUIRED, &list.index(index), message);

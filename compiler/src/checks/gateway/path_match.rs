@@ -90,7 +90,8 @@ pub(super) fn check(route: &HTTPRoute, cx: &mut CheckCx<'_>) {
             } else if problems.iter().any(|problem| problem.contains("percent-encoded")) {
                 "percent-encode those characters (`%5B` for `[`, `%20` for a space), or use `type: RegularExpression`".to_owned()
             } else {
-                "write the path as the proxy normalizes it (no empty, `.` or `..` segments, no encoded `/`, no fragment), or use `type: RegularExpression`".to_owned()
+                "write the path as the proxy normalizes it (no empty, `.` or `..` segments, no encoded `/`, no fragment), or use `type: RegularExpression`"
+                    .to_owned()
             };
             cx.report(&INVALID_PATH_MATCH, &at, message).help = Some(help);
         }

@@ -60,25 +60,27 @@ pub(super) fn check_set(inputs: &Inputs<'_>, diagnostics: &mut Vec<Diagnostic>) 
             let namespace = backend.namespace().unwrap_or(route_namespace);
             // Without `metadata.namespace` the route's own namespace is not known, so neither is
             // whether the reference crosses namespaces.
-            if namespace != route_namespace && route.explicit_namespace().is_some() {
-                if let Some(grants) = inputs.grants.get(namespace) {
-                    let permitted = grants.iter().any(|grant| grant.permits(GATEWAY_GROUP, route.kind(), route_namespace, backend.group(), backend.kind(), backend.name()));
-                    if !permitted {
-                        let message = format!(
-                            "backend {} `{}` is in namespace `{namespace}`, and no ReferenceGrant there lets {}s of namespace `{route_namespace}` refer to it",
-                            backend.kind(),
-                            qualified(namespace, backend.name()),
-                            route.kind()
-                        );
-                        let help = grant_note(namespace, route.kind(), route_namespace, backend.group(), backend.kind());
-                        diagnostics.push(object.diagnostic(&REFERENCE_NOT_PERMITTED, &path.key("namespace"), message).with_help(help));
-                        continue;
-                    }
-                }
+            if namespace != route_namespace
+                && route.explicit_namespace().is_some()
+                && let Some(grants) = inputs.grants.get(namespace)
+                && !grants.iter().any(|grant| grant.permits(GATEWAY_GROUP, route.kind(), route_namespace, backend.group(), backend.kind(), backend.name()))
+            {
+                let message = format!(
+                    "backend {} `{}` is in namespace `{namespace}`, and no ReferenceGrant there lets {}s of namespace `{route_namespace}` refer to it",
+                    backend.kind(),
+                    qualified(namespace, backend.name()),
+                    route.kind()
+                );
+                let help = grant_note(namespace, route.kind(), route_namespace, backend.group(), backend.kind());
+                diagnostics.push(object.diagnostic(&REFERENCE_NOT_PERMITTED, &path.key("namespace"), message).with_help(help));
+                continue;
             }
             if backend.is_service() && inputs.service_namespaces.contains(namespace) && !inputs.services.contains(&(namespace, backend.name())) {
                 let names: Vec<&str> = inputs.services.iter().filter(|(service_namespace, _)| *service_namespace == namespace).map(|(_, name)| *name).collect();
-                let message = format!("backend Service `{}` is not among the inputs, which hold other Services of namespace `{namespace}`", qualified(namespace, backend.name()));
+                let message = format!(
+                    "backend Service `{}` is not among the inputs, which hold other Services of namespace `{namespace}`",
+                    qualified(namespace, backend.name())
+                );
                 let help = match did_you_mean(backend.name(), names.iter().copied()) {
                     Some(guess) => format!("did you mean `{guess}`?"),
                     None => "correct the backend's `name` or `namespace`, or add the Service to the inputs".to_owned(),

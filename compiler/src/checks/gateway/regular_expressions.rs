@@ -29,7 +29,12 @@ Fix: correct the expression; an anchored RE2 expression such as `^/api/v[0-9]+/.
 pub(super) fn check(values: &[(Path, &str)], cx: &mut CheckCx<'_>) {
     for (path, value) in values {
         let Err(error) = Regex::new(value) else { continue };
-        let reason = error.to_string().lines().rev().find(|line| line.trim_start().starts_with("error:")).map(|line| line.trim().trim_start_matches("error:").trim().to_owned());
+        let reason = error
+            .to_string()
+            .lines()
+            .rev()
+            .find(|line| line.trim_start().starts_with("error:"))
+            .map(|line| line.trim().trim_start_matches("error:").trim().to_owned());
         let message = match reason {
             Some(reason) => format!("`{value}` is not a valid regular expression: {reason}"),
             None => format!("`{value}` is not a valid regular expression"),

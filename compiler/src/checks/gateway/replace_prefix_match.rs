@@ -69,9 +69,8 @@ pub(super) fn check(route: &HTTPRoute, cx: &mut CheckCx<'_>) {
         let Some(problem) = problem else { continue };
         for user in users {
             let message = format!("`ReplacePrefixMatch` needs the rule to have exactly one match, of type `PathPrefix`, but {problem}");
-            cx.report(&REPLACE_PREFIX_NEEDS_PATH_PREFIX, &user.key("path").key("replacePrefixMatch"), message).help = Some(
-                "give the rule a single `path: {type: PathPrefix, value: ...}` match (one rule per prefix), or use `type: ReplaceFullPath`".to_owned(),
-            );
+            cx.report(&REPLACE_PREFIX_NEEDS_PATH_PREFIX, &user.key("path").key("replacePrefixMatch"), message).help =
+                Some("give the rule a single `path: {type: PathPrefix, value: ...}` match (one rule per prefix), or use `type: ReplaceFullPath`".to_owned());
         }
     }
 }

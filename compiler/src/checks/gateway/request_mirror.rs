@@ -42,13 +42,17 @@ pub(super) fn check(mirrors: &[(Path, &RequestMirror)], cx: &mut CheckCx<'_>) {
             let message = "the mirror gives both `percent` and `fraction`".to_owned();
             cx.report_key(&MIRROR_PERCENT_AND_FRACTION, &path.key("fraction"), message).help = Some("keep only one of `percent` and `fraction`".to_owned());
         }
-        if let Some(fraction) = &mirror.fraction {
-            if fraction.numerator > fraction.denominator() {
-                let defaulted = if fraction.denominator.is_none() { " (the default)" } else { "" };
-                let message = format!("the mirror fraction {}/{} is more than one: the numerator exceeds the denominator{defaulted}", fraction.numerator, fraction.denominator());
-                cx.report(&MIRROR_FRACTION_ABOVE_ONE, &path.key("fraction").key("numerator"), message).help =
-                    Some("make `numerator` at most `denominator`".to_owned());
-            }
+        if let Some(fraction) = &mirror.fraction
+            && fraction.numerator > fraction.denominator()
+        {
+            let defaulted = if fraction.denominator.is_none() { " (the default)" } else { "" };
+            let message = format!(
+                "the mirror fraction {}/{} is more than one: the numerator exceeds the denominator{defaulted}",
+                fraction.numerator,
+                fraction.denominator()
+            );
+            cx.report(&MIRROR_FRACTION_ABOVE_ONE, &path.key("fraction").key("numerator"), message).help =
+                Some("make `numerator` at most `denominator`".to_owned());
         }
     }
 }

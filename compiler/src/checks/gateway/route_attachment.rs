@@ -20,6 +20,7 @@ use crate::path::Path;
 use crate::schema_check::did_you_mean;
 
 use super::inputs::Inputs;
+use super::listener_route_kinds::served_kinds;
 use super::routes::{Route, qualified};
 
 code!(
@@ -82,42 +83,29 @@ Example:
 Fix: add a host name the listener covers, or change or remove the listener's `hostname`."
 );
 
-/// Route kinds a core listener protocol supports when `allowedRoutes.kinds` is empty;
-/// `None` for implementation-specific protocols (anything may be allowed).
-fn supported_kinds(protocol: &str) -> Option<&'static [&'static str]> {
-    match protocol {
-        "HTTP" | "HTTPS" => Some(&["HTTPRoute", "GRPCRoute"]),
-        "TLS" => Some(&["TLSRoute"]),
-        "TCP" => Some(&["TCPRoute"]),
-        "UDP" => Some(&["UDPRoute"]),
-        _ => None,
-    }
-}
-
 /// Why a listener does not allow a route, if it does not.
 fn refusal(listener: &Listener, gateway_namespace: &str, route: Route<'_>, inputs: &Inputs<'_>) -> Option<(String, String)> {
     let kind = route.kind();
     let allowed = listener.allowed_routes.as_ref();
     let kinds = allowed.map(|allowed| allowed.kinds.as_slice()).unwrap_or_default();
-    if !kinds.is_empty() {
-        if !kinds.iter().any(|entry| entry.group() == GATEWAY_GROUP && entry.kind == kind) {
-            let listed: Vec<String> = kinds.iter().map(|entry| format!("`{}`", entry.kind)).collect();
-            return Some((
-                format!("listener `{}` allows only {}", listener.name, listed.join(", ")),
-                format!("add `{{kind: {kind}}}` to the listener's `allowedRoutes.kinds`, or attach to another listener"),
-            ));
-        }
-    } else if let Some(supported) = supported_kinds(&listener.protocol) {
-        if !supported.contains(&kind) {
-            let wanted = match kind {
-                "TLSRoute" => "`TLS`",
-                _ => "`HTTP` or `HTTPS`",
-            };
-            return Some((
-                format!("listener `{}` (protocol `{}`) takes {} only", listener.name, listener.protocol, supported.join(" and ")),
-                format!("attach the {kind} to a listener of protocol {wanted} (with `sectionName`)"),
-            ));
-        }
+    let listed = kinds.iter().any(|entry| entry.group() == GATEWAY_GROUP && entry.kind == kind);
+    if !kinds.is_empty() && !listed {
+        let names: Vec<String> = kinds.iter().map(|entry| format!("`{}`", entry.kind)).collect();
+        return Some((
+            format!("listener `{}` allows only {}", listener.name, names.join(", ")),
+            format!("add `{{kind: {kind}}}` to the listener's `allowedRoutes.kinds`, or attach to another listener"),
+        ));
+    }
+    // Listed or not, a kind the protocol does not serve cannot attach (PLC4012 reports the list).
+    if let Some(served) = served_kinds(&listener.protocol).filter(|served| !served.contains(&kind)) {
+        let wanted = match kind {
+            "TLSRoute" => "`TLS`",
+            _ => "`HTTP` or `HTTPS`",
+        };
+        return Some((
+            format!("listener `{}` (protocol `{}`) takes {} only", listener.name, listener.protocol, served.join(" and ")),
+            format!("attach the {kind} to a listener of protocol {wanted} (with `sectionName`)"),
+        ));
     }
     // A route without `metadata.namespace` lands in the namespace it is applied to, which
     // may well be the Gateway's: whether a listener allows it cannot be told.
@@ -186,7 +174,7 @@ fn attach(reference: &ParentReference, gateway: &Gateway, gateway_namespace: &st
                 gateway.spec.listeners.iter().map(|listener| format!("`{}` (port {})", listener.name, listener.port)).collect::<Vec<_>>().join(", ")
             ),
         };
-        return Err(Failure::NoListener(format!("Gateway `{shown}` has no listener {wanted}: the route attaches to no listener of it"), help));
+        return Err(Failure::NoListener(format!("the parent Gateway `{shown}` has no listener {wanted}: the route attaches to none of its listeners"), help));
     }
     let mut refusals = Vec::new();
     let mut allowed = Vec::new();

@@ -10,7 +10,8 @@ pub const GATEWAY_GROUP: &str = "gateway.networking.k8s.io";
 /// A lower-case DNS subdomain (RFC 1123), without wildcard: listener and section names, rule
 /// names, redirect and rewrite hostnames.
 pub const DNS_SUBDOMAIN_PATTERN: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
-pub const SECTION_NAME_HELP: &str = "a name made of lower-case letters, digits, `-` and `.`, starting and ending with a letter or digit, such as `https` or `web-1`";
+pub const SECTION_NAME_HELP: &str =
+    "a name made of lower-case letters, digits, `-` and `.`, starting and ending with a letter or digit, such as `https` or `web-1`";
 pub const PRECISE_HOSTNAME_HELP: &str = "a lower-case DNS name such as `www.example.com`; wildcards (`*.`) are not allowed here";
 
 /// A hostname, optionally with a leading wildcard label.
@@ -41,16 +42,14 @@ pub const DURATION_HELP: &str = "a duration such as `10s`, `500ms` or `1m30s`: u
 
 /// A path as the HTTP path match and the external-auth path accept it.
 pub const PATH_CHARACTERS_PATTERN: &str = r"^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|[%][0-9a-fA-F]{2})+$";
-pub const PATH_CHARACTERS_HELP: &str =
-    "a URL path: letters, digits, `/` and `-._~!$&'()*+,;=:@`, other characters percent-encoded (`%5B` for `[`)";
+pub const PATH_CHARACTERS_HELP: &str = "a URL path: letters, digits, `/` and `-._~!$&'()*+,;=:@`, other characters percent-encoded (`%5B` for `[`)";
 
 /// A Kubernetes label value (used by the Gateway's infrastructure labels).
 pub const LABEL_VALUE_PATTERN: &str = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$";
 pub const LABEL_VALUE_HELP: &str = "a label value: at most 63 letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit (or empty)";
 
 /// A label or annotation key: an optional DNS-subdomain prefix and `/`, then a name.
-pub const QUALIFIED_KEY_PATTERN: &str =
-    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]$";
+pub const QUALIFIED_KEY_PATTERN: &str = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]$";
 
 /// A hostname that may start with a wildcard label (`*.example.com`).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{
     DNS_SUBDOMAIN_PATTERN, DefaultGatewayScope, GROUP_HELP, GROUP_PATTERN, HeaderMatch, HeaderModifier, Hostname, KIND_HELP, KIND_PATTERN,
-    LocalObjectReference, NAMESPACE_HELP, NAMESPACE_PATTERN, ParentReference, RequestMirror, SECTION_NAME_HELP, SessionPersistence,
-    StringMatchType, backend_target,
+    LocalObjectReference, NAMESPACE_HELP, NAMESPACE_PATTERN, ParentReference, RequestMirror, SECTION_NAME_HELP, SessionPersistence, StringMatchType,
+    backend_target,
 };
 use crate::model::meta::ObjectMeta;
 

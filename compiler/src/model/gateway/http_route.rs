@@ -7,8 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::common::{
     BackendObjectReference, DNS_SUBDOMAIN_PATTERN, DURATION_HELP, DURATION_PATTERN, DefaultGatewayScope, GROUP_HELP, GROUP_PATTERN, HeaderMatch,
     HeaderModifier, HeaderName, Hostname, KIND_HELP, KIND_PATTERN, LocalObjectReference, NAMESPACE_HELP, NAMESPACE_PATTERN, PATH_CHARACTERS_HELP,
-    PATH_CHARACTERS_PATTERN, PRECISE_HOSTNAME_HELP, ParentReference, RequestMirror, SECTION_NAME_HELP, SessionPersistence, StringMatchType,
-    backend_target,
+    PATH_CHARACTERS_PATTERN, PRECISE_HOSTNAME_HELP, ParentReference, RequestMirror, SECTION_NAME_HELP, SessionPersistence, StringMatchType, backend_target,
 };
 use crate::model::meta::ObjectMeta;
 

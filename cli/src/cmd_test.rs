@@ -1,0 +1,167 @@
+//! `polc test PATH... [--engine reference|kernel|iptables]`: runs every FlowTest among the
+//! inputs against the other inputs and prints one line per failing flow, then `N passed, M failed`.
+//!
+//! Exit code 0 only when every flow passes; 1 when a flow fails or the inputs have errors; 2 for
+//! usage problems and IO failures, and for an engine that is not available.
+
+use std::fmt::Write;
+
+use polc_compiler::SourceMap;
+use polc_compiler::lower::{Lowered, lower};
+use polc_compiler::semantics::{FlowOutcome, run_flow_tests};
+use serde_json::json;
+
+use crate::cmd_trace::{SemanticsArgs, origin_json, report_errors, report_warnings, shown_location};
+use crate::exit::{Exit, Failure};
+use crate::inputs::{InputArgs, load_and_parse};
+use crate::output::print;
+
+/// Where flows are evaluated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Engine {
+    /// the reference evaluator (the IR's oracle)
+    Reference,
+    /// the generated eBPF objects in the kernel
+    Kernel,
+    /// the iptables rendering in a network namespace
+    Iptables,
+}
+
+impl Engine {
+    fn as_str(self) -> &'static str {
+        match self {
+            Engine::Reference => "reference",
+            Engine::Kernel => "kernel",
+            Engine::Iptables => "iptables",
+        }
+    }
+}
+
+/// Output formats of `test`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TestFormat {
+    /// one line per failing flow and a closing count
+    Human,
+    /// one JSON document with `passed`, `failed` and one record per flow
+    Json,
+}
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub inputs: InputArgs,
+    /// Where to evaluate the flows
+    #[arg(long, value_enum, default_value_t = Engine::Reference)]
+    pub engine: Engine,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = TestFormat::Human)]
+    pub format: TestFormat,
+    /// Also print a line for every passing flow
+    #[arg(long, short)]
+    pub verbose: bool,
+    #[command(flatten)]
+    pub semantics: SemanticsArgs,
+}
+
+fn expected_word(allow: bool) -> &'static str {
+    if allow { "allow" } else { "deny" }
+}
+
+/// `FAIL test/name: expected allow, got deny: REASON (file:line:col)`.
+fn failure_line(sources: &SourceMap, outcome: &FlowOutcome) -> String {
+    let place = shown_location(sources, &outcome.location);
+    match (&outcome.verdict, &outcome.error) {
+        (Some(verdict), _) => format!(
+            "FAIL {}: {}: expected {}, got {}: {} ({place})",
+            outcome.test,
+            outcome.name,
+            expected_word(outcome.expected_allow),
+            expected_word(verdict.allowed),
+            verdict.reason
+        ),
+        (None, error) => format!("FAIL {}: {}: cannot evaluate: {} ({place})", outcome.test, outcome.name, error.as_deref().unwrap_or("unknown problem")),
+    }
+}
+
+fn record(sources: &SourceMap, lowered: &Lowered, outcome: &FlowOutcome) -> serde_json::Value {
+    let deciding: Vec<serde_json::Value> = outcome
+        .verdict
+        .iter()
+        .flat_map(|verdict| [&verdict.egress, &verdict.ingress])
+        .flatten()
+        .flat_map(|direction| direction.deciding.iter())
+        .map(|rule| origin_json(sources, lowered, &rule.origin))
+        .collect();
+    json!({
+        "test": outcome.test,
+        "index": outcome.index,
+        "name": outcome.name,
+        "from": outcome.from,
+        "to": outcome.to,
+        "port": outcome.port,
+        "protocol": outcome.protocol.as_str(),
+        "expected": expected_word(outcome.expected_allow),
+        "actual": outcome.verdict.as_ref().map(|verdict| expected_word(verdict.allowed)),
+        "passed": outcome.passed(),
+        "reason": outcome.verdict.as_ref().map(|verdict| verdict.reason.clone()),
+        "error": outcome.error,
+        "rules": deciding,
+        "file": sources.get(outcome.location.source).name,
+        "line": outcome.location.span.start.line,
+    })
+}
+
+pub fn run(args: &Args) -> Result<Exit, Failure> {
+    if args.engine != Engine::Reference {
+        return Err(Failure::new(format!("engine not available yet: `{}` (only `reference` runs today)", args.engine.as_str())));
+    }
+    let loaded = load_and_parse(&args.inputs)?;
+    if report_errors(&loaded.sources, &loaded.parsed.diagnostics) {
+        eprintln!("polc: the inputs have errors; fix them before testing");
+        return Ok(Exit::Findings);
+    }
+    let lowered = lower(&loaded.parsed.objects, &args.semantics.options());
+    if report_errors(&loaded.sources, &lowered.diagnostics) {
+        return Ok(Exit::Findings);
+    }
+    report_warnings(&loaded.sources, &lowered.diagnostics);
+    let (outcomes, findings) = run_flow_tests(&loaded.parsed.objects, &lowered);
+    if outcomes.is_empty() {
+        return Err(Failure::new("no FlowTest among the inputs: nothing to test"));
+    }
+    // Resolution errors show on the flow's own line; warnings go to stderr.
+    let warnings: Vec<_> = findings.into_iter().filter(|diagnostic| diagnostic.severity != polc_compiler::Severity::Error).collect();
+    if !warnings.is_empty() && args.format == TestFormat::Human {
+        let report = crate::render::Report { sources: &loaded.sources, diagnostics: &warnings, skipped: &[] };
+        eprint!("{}", crate::render::human::render(&report, false, false));
+    }
+    let passed = outcomes.iter().filter(|outcome| outcome.passed()).count();
+    let failed = outcomes.len() - passed;
+    let text = match args.format {
+        TestFormat::Human => {
+            let mut out = String::new();
+            for outcome in &outcomes {
+                if !outcome.passed() {
+                    let _ = writeln!(out, "{}", failure_line(&loaded.sources, outcome));
+                } else if args.verbose {
+                    let _ = writeln!(out, "ok   {}: {}: {}", outcome.test, outcome.name, expected_word(outcome.expected_allow));
+                }
+            }
+            let _ = writeln!(out, "{passed} passed, {failed} failed");
+            out
+        }
+        TestFormat::Json => {
+            let document = json!({
+                "engine": args.engine.as_str(),
+                "passed": passed,
+                "failed": failed,
+                "flows": outcomes.iter().map(|outcome| record(&loaded.sources, &lowered, outcome)).collect::<Vec<_>>(),
+            });
+            let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
+            text.push('\n');
+            text
+        }
+    };
+    print(&text);
+    Ok(if failed == 0 { Exit::Clean } else { Exit::Findings })
+}
