@@ -128,7 +128,8 @@ pub struct Requirement {
 
 impl Requirement {
     fn matches(&self, labels: &BTreeSet<Label>) -> bool {
-        let mut values = labels.iter().filter(|label| label.key == self.key && self.source.as_deref().is_none_or(|source| source == label.source)).map(|label| &label.value);
+        let mut values =
+            labels.iter().filter(|label| label.key == self.key && self.source.as_deref().is_none_or(|source| source == label.source)).map(|label| &label.value);
         match &self.operator {
             Operator::In(wanted) => values.any(|value| wanted.contains(value)),
             Operator::NotIn(unwanted) => values.all(|value| !unwanted.contains(value)),
@@ -357,9 +358,10 @@ impl IdentityTable {
                         selected.insert(identity.id);
                     }
                     IdentityKind::Reserved if identity.id == NumericIdentity::KUBE_APISERVER => {
-                        let outside = self.reserved_addresses.iter().any(|(address, id)| {
-                            *id == identity.id && world_label(*address, self.dual_stack) == label && !excepted(&IpPrefix::host(*address))
-                        });
+                        let outside = self
+                            .reserved_addresses
+                            .iter()
+                            .any(|(address, id)| *id == identity.id && world_label(*address, self.dual_stack) == label && !excepted(&IpPrefix::host(*address)));
                         if outside {
                             selected.insert(identity.id);
                         }
@@ -396,7 +398,8 @@ mod tests {
         let labels: BTreeSet<Label> = [Label::new("k8s", "app", "web"), Label::reserved("host")].into_iter().collect();
         let by_any = Selector { requirements: vec![Requirement { source: None, key: "app".to_owned(), operator: Operator::In(["web".to_owned()].into()) }] };
         assert!(by_any.matches(&labels));
-        let by_other_source = Selector { requirements: vec![Requirement { source: Some("container".to_owned()), key: "app".to_owned(), operator: Operator::Exists }] };
+        let by_other_source =
+            Selector { requirements: vec![Requirement { source: Some("container".to_owned()), key: "app".to_owned(), operator: Operator::Exists }] };
         assert!(!by_other_source.matches(&labels));
         assert_eq!(split_source("reserved:host"), (Some("reserved".to_owned()), "host".to_owned()));
         assert_eq!(split_source("any:app"), (None, "app".to_owned()));

@@ -226,7 +226,12 @@ impl Inventory {
                         .spec
                         .ports
                         .iter()
-                        .map(|port| ServicePortEntry { name: port.name.clone(), protocol: protocol_of(port.protocol), port: port.port, target_port: port.target_port.clone() })
+                        .map(|port| ServicePortEntry {
+                            name: port.name.clone(),
+                            protocol: protocol_of(port.protocol),
+                            port: port.port,
+                            target_port: port.target_port.clone(),
+                        })
                         .collect();
                     inventory.services.insert(
                         key,

@@ -33,7 +33,12 @@ pub fn resolve_end(lowered: &Lowered, end: &FlowEndpoint) -> Result<ResolvedEnd,
     match end {
         FlowEndpoint::Pod { namespace, name } => {
             if let Some(endpoint) = lowered.ir.pod(namespace, name) {
-                return Ok(ResolvedEnd { end: FlowEnd::Endpoint(endpoint.id), shown: format!("{namespace}/{name}"), notes: Vec::new(), service_frontend: None });
+                return Ok(ResolvedEnd {
+                    end: FlowEnd::Endpoint(endpoint.id),
+                    shown: format!("{namespace}/{name}"),
+                    notes: Vec::new(),
+                    service_frontend: None,
+                });
             }
             match lowered.inventory.pod(namespace, name) {
                 Some(pod) if pod.host_network => match pod.node.as_deref().and_then(|node| lowered.ir.host(node)) {

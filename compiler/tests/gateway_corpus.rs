@@ -159,6 +159,7 @@ fn invalid_example_findings_point_at_the_offending_line() {
         let found = lint(&[dir.join(file)]);
         let first = found.iter().find(|finding| finding.code == code).unwrap_or_else(|| panic!("{file}: no {code} in {found:#?}"));
         assert_eq!(first.line, line, "{file}: {first:#?}");
+        assert!(first.message.contains('`'), "{file}: the message quotes the input: {first:#?}");
     }
 }
 

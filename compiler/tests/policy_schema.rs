@@ -58,7 +58,8 @@ fn port_is_a_quoted_string_and_protocol_an_upper_case_enum() {
 
 #[test]
 fn server_names_cannot_be_empty() {
-    let text = cnp("  endpointSelector: {}\n  egress:\n  - toPorts:\n    - ports: [{port: \"443\", protocol: TCP}]\n      serverNames: [\"\", api.example.com]\n");
+    let text =
+        cnp("  endpointSelector: {}\n  egress:\n  - toPorts:\n    - ports: [{port: \"443\", protocol: TCP}]\n      serverNames: [\"\", api.example.com]\n");
     assert_eq!(codes(&text), vec![("PLC2005", 11)]);
 }
 
@@ -147,7 +148,9 @@ fn policy_types_has_at_most_two_items() {
 fn published_schemas_carry_the_crd_limits() {
     for kind in ["CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy"] {
         let schema = polc_compiler::kinds::KindInfo::find(kind).expect("kind").schema().json().to_string();
-        for needle in ["\"maxItems\":40", "\"maxLength\":32", "\"maxLength\":255", "\"kube-apiserver\"", "\"test-always-fail\"", "\"VRRP\"", "\"format\":\"cidr\""] {
+        for needle in
+            ["\"maxItems\":40", "\"maxLength\":32", "\"maxLength\":255", "\"kube-apiserver\"", "\"test-always-fail\"", "\"VRRP\"", "\"format\":\"cidr\""]
+        {
             assert!(schema.contains(needle), "{kind}: {needle} missing");
         }
     }

@@ -4,7 +4,8 @@ use polc_ebpf::packet::{PacketSpec, build_frame};
 use polc_ebpf::*;
 #[test]
 fn exp_privileged() {
-    let config = DatapathConfig { enable_conntrack: false, emit_drop_events: false, ..DatapathConfig::default() };
+  for hash in [false, true] {
+    let config = DatapathConfig { enable_conntrack: false, emit_drop_events: false, policy_map_hash: hash, ..DatapathConfig::default() };
     let d = Datapath::load(&config).unwrap();
     let ipc = IpcacheImage::build(&[IpcacheEntry { prefix: IpPrefix::host(common::v4(10,0,0,0)), identity: 256 }], 0).unwrap();
     let frame = build_frame(&PacketSpec::tcp(common::v4(10,0,0,0), common::v4(10,99,0,1), 8080)).unwrap();
@@ -16,6 +17,7 @@ fn exp_privileged() {
         d.install(&PolicyMapImage::build(&entries).unwrap(), &ipc).unwrap();
         let mut s: Vec<u128> = (0..7).map(|_| d.time_per_packet(Direction::Ingress, &frame, 200000).unwrap().as_nanos()).collect();
         s.sort();
-        println!("n={n} best={} median={}", s[0], s[3]);
+        println!("hash={hash} n={n} best={} median={}", s[0], s[3]);
     }
+}
 }

@@ -6,7 +6,7 @@ mod common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::{Harness, privileged, v4};
+use common::{Harnesses, privileged, v4};
 use polc_ebpf::kernel::Datapath;
 use polc_ebpf::packet::{PacketSpec, build_frame};
 use polc_ebpf::{DatapathConfig, Direction, IpPrefix, IpcacheEntry, IpcacheImage, PolicyEntry, PolicyMapImage, Reason};
@@ -35,27 +35,27 @@ fn generation_switch_changes_verdicts_privileged() {
     let web = PacketSpec::tcp(v4(10, 9, 0, 1), v4(10, 9, 0, 2), 80);
     let secure = PacketSpec::tcp(v4(10, 9, 0, 1), v4(10, 9, 0, 2), 443);
 
-    let mut harness = Harness::new(DatapathConfig::for_test_run(), &first, &ipcache(100));
-    assert_eq!(harness.datapath.active_slot(), Some(0));
+    let mut harness = Harnesses::new(DatapathConfig::for_test_run(), &first, &ipcache(100));
+    assert_eq!(harness.0[1].datapath.active_slot(), Some(0));
     harness.expect(Direction::Ingress, &web, Reason::AllowL3);
     harness.expect(Direction::Ingress, &secure, Reason::DropPolicy);
 
     harness.install(&second, &ipcache(100));
-    assert_eq!(harness.datapath.active_slot(), Some(1));
+    assert_eq!(harness.0[1].datapath.active_slot(), Some(1));
     harness.expect(Direction::Ingress, &web, Reason::DropPolicyDeny);
     harness.expect(Direction::Ingress, &secure, Reason::AllowL3);
 
     // A new ipcache alone changes the identity, and with it the verdict.
     harness.install(&second, &ipcache(101));
-    assert_eq!(harness.datapath.active_slot(), Some(0));
+    assert_eq!(harness.0[1].datapath.active_slot(), Some(0));
     let verdict = harness.expect(Direction::Ingress, &secure, Reason::DropPolicy);
     assert_eq!(verdict.remote_identity, 101);
 
     harness.install(&first, &ipcache(100));
-    assert_eq!(harness.datapath.active_slot(), Some(1));
-    assert_eq!(harness.datapath.generation(), 4);
+    assert_eq!(harness.0[1].datapath.active_slot(), Some(1));
+    assert_eq!(harness.0[1].datapath.generation(), 4);
     harness.expect(Direction::Ingress, &web, Reason::AllowL3);
-    let kernel = harness.datapath.test_run(Direction::Ingress, &build_frame(&web).expect("frame")).expect("test run");
+    let kernel = harness.0[1].datapath.test_run(Direction::Ingress, &build_frame(&web).expect("frame")).expect("test run");
     assert_eq!(kernel.slot, Some(1));
 }
 

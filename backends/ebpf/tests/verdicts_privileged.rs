@@ -5,7 +5,7 @@ mod common;
 
 use std::net::IpAddr;
 
-use common::{Harness, privileged, v4, v6};
+use common::{Harnesses, privileged, v4, v6};
 use polc_ebpf::layout::precedence;
 use polc_ebpf::packet::{self, Fragment, PacketSpec, Transport};
 use polc_ebpf::{
@@ -96,12 +96,13 @@ fn config() -> DatapathConfig {
     }
 }
 
-fn harness(entries: &[PolicyEntry]) -> Harness {
+fn harness(entries: &[PolicyEntry]) -> Harnesses {
     harness_with(config(), entries)
 }
 
-fn harness_with(config: DatapathConfig, entries: &[PolicyEntry]) -> Harness {
-    Harness::new(config, &PolicyMapImage::build(entries).expect("policy builds"), &ipcache())
+/// The images loaded in both policy lookup modes.
+fn harness_with(config: DatapathConfig, entries: &[PolicyEntry]) -> Harnesses {
+    Harnesses::new(config, &PolicyMapImage::build(entries).expect("policy builds"), &ipcache())
 }
 
 /// An ingress packet from `source` to the endpoint.
@@ -412,7 +413,7 @@ fn fragments_extension_headers_and_malformed_frames_privileged() {
         harness.expect(Ingress, &truncated, Reason::DropInvalid);
         // BPF_PROG_TEST_RUN on 6.18 refuses IP frames shorter than the IP header itself
         // (EINVAL), so only truncated transport headers can be crafted here.
-        let datapath_refuses = harness.datapath.test_run(Ingress, &packet::build_frame(&PacketSpec { truncate_to: Some(14 + 10), ..truncated.clone() }).expect("frame"));
+        let datapath_refuses = harness.0[0].datapath.test_run(Ingress, &packet::build_frame(&PacketSpec { truncate_to: Some(14 + 10), ..truncated.clone() }).expect("frame"));
         assert!(datapath_refuses.is_err());
         let mut truncated_extension = inbound(frontend(6), tcp(80));
         truncated_extension.ipv6_extension_headers = vec![60];

@@ -20,7 +20,8 @@ pub mod inventory;
 pub mod k8s_policy;
 
 /// Every area's codes, for the code registry.
-pub static CODES: &[&[&Code]] = &[cilium_policy::CODES, k8s_policy::CODES, gateway::CODES, cilium_net::CODES, inventory::CODES, flowtest::CODES, analysis::CODES];
+pub static CODES: &[&[&Code]] =
+    &[cilium_policy::CODES, k8s_policy::CODES, gateway::CODES, cilium_net::CODES, inventory::CODES, flowtest::CODES, analysis::CODES];
 
 /// Runs every cross-object check.
 pub fn check_set(objects: &[Object], diagnostics: &mut Vec<Diagnostic>) {

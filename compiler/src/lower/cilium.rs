@@ -9,9 +9,7 @@
 use polc_ir::{Direction, IpPrefix, RuleVerdict};
 
 use super::LowerCx;
-use super::rules::{
-    Peer, PeerSpec, PortItem, PortSpec, RuleEntry, Subject, cilium_auth, cilium_l7, cilium_port_value, cilium_protocols, icmp_items,
-};
+use super::rules::{Peer, PeerSpec, PortItem, PortSpec, RuleEntry, Subject, cilium_auth, cilium_l7, cilium_port_value, cilium_protocols, icmp_items};
 use crate::identity::{CLUSTER, NAMESPACE_LABELS_PREFIX, POD_NAMESPACE, Requirement, Selector};
 use crate::inventory::ObjectIndex;
 use crate::model::cilium_policy::{self as model, CidrRule, Entity, FqdnSelector, Groups, IcmpRule, L7Rules, PortProtocol, Rule};

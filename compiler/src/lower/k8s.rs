@@ -94,7 +94,8 @@ pub fn lower_network_policy(cx: &mut LowerCx<'_>, object: ObjectIndex, policy: &
         };
         if rules.is_empty() {
             // Listed with no rules: default deny for this direction.
-            let path = if policy.spec.policy_types.is_some() { Path::root().key("spec").key("policyTypes") } else { Path::root().key("spec").key("podSelector") };
+            let path =
+                if policy.spec.policy_types.is_some() { Path::root().key("spec").key("policyTypes") } else { Path::root().key("spec").key("podSelector") };
             let origin = cx.origin(object, kind, Some(&namespace), &name, &path);
             cx.rules.push(RuleEntry {
                 origin,
@@ -131,7 +132,18 @@ pub fn lower_network_policy(cx: &mut LowerCx<'_>, object: ObjectIndex, policy: &
                 }
             };
             let ports = port_items(ports, &path);
-            cx.rules.push(RuleEntry { origin, object, path, subject: subject.clone(), direction, verdict: RuleVerdict::Allow, peers, ports, default_deny: true, auth: None });
+            cx.rules.push(RuleEntry {
+                origin,
+                object,
+                path,
+                subject: subject.clone(),
+                direction,
+                verdict: RuleVerdict::Allow,
+                peers,
+                ports,
+                default_deny: true,
+                auth: None,
+            });
         }
     }
 }

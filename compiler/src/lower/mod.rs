@@ -75,12 +75,22 @@ impl LowerCx<'_> {
         let location = self.objects[object].location(path);
         let id = LocationId(self.locations.len() as u32);
         self.locations.push(location);
-        RuleOrigin::Policy { kind: kind.to_owned(), namespace: namespace.map(str::to_owned), name: name.to_owned(), rule_path: path.to_string(), location: Some(id) }
+        RuleOrigin::Policy {
+            kind: kind.to_owned(),
+            namespace: namespace.map(str::to_owned),
+            name: name.to_owned(),
+            rule_path: path.to_string(),
+            location: Some(id),
+        }
     }
 
     pub(crate) fn cidr_group_unresolved(&mut self, object: ObjectIndex, path: &Path) {
         let diagnostic = self.objects[object]
-            .diagnostic(&analysis::cidr_group_unresolved::CIDR_GROUP_UNRESOLVED, path, "polc does not read CiliumCIDRGroup objects, so this entry selects no address")
+            .diagnostic(
+                &analysis::cidr_group_unresolved::CIDR_GROUP_UNRESOLVED,
+                path,
+                "polc does not read CiliumCIDRGroup objects, so this entry selects no address",
+            )
             .with_help("write the prefixes as `cidr` entries to have them evaluated");
         self.diagnostics.push(diagnostic);
     }

@@ -147,8 +147,11 @@ pub(super) fn build_ir(
     }
     if exhausted {
         diagnostics.push(
-            Diagnostic::new(&analysis::identity_space_exhausted::IDENTITY_SPACE_EXHAUSTED, "the inventory has more than 65535 pods and nodes; the rest get no endpoint")
-                .with_help("compile a smaller part of the cluster at a time"),
+            Diagnostic::new(
+                &analysis::identity_space_exhausted::IDENTITY_SPACE_EXHAUSTED,
+                "the inventory has more than 65535 pods and nodes; the rest get no endpoint",
+            )
+            .with_help("compile a smaller part of the cluster at a time"),
         );
     }
 
@@ -211,7 +214,12 @@ pub(super) fn build_ir(
                                             let ports = pod.map(|pod| pod.named_port(name, *protocol)).unwrap_or_default();
                                             *found |= !ports.is_empty();
                                             for port in ports {
-                                                let new = entry(peers.peers.clone(), L4Match::protocol(*protocol, PortRange::single(port)), port_item.l7.clone(), Vec::new());
+                                                let new = entry(
+                                                    peers.peers.clone(),
+                                                    L4Match::protocol(*protocol, PortRange::single(port)),
+                                                    port_item.l7.clone(),
+                                                    Vec::new(),
+                                                );
                                                 if keep(&new) {
                                                     policy.entries.push(new);
                                                 }
@@ -230,8 +238,12 @@ pub(super) fn build_ir(
                                             }
                                             *found |= !by_port.is_empty();
                                             for (port, group) in by_port {
-                                                let new =
-                                                    entry(Peers::Identities(group), L4Match::protocol(*protocol, PortRange::single(port)), port_item.l7.clone(), Vec::new());
+                                                let new = entry(
+                                                    Peers::Identities(group),
+                                                    L4Match::protocol(*protocol, PortRange::single(port)),
+                                                    port_item.l7.clone(),
+                                                    Vec::new(),
+                                                );
                                                 policy.entries.push(new);
                                             }
                                         }
@@ -346,7 +358,11 @@ pub(super) fn build_ir(
                     };
                     diagnostics.push(
                         object
-                            .diagnostic(&analysis::named_port_unresolved::NAMED_PORT_UNRESOLVED, &port_item.path.key("port"), format!("no container port of {whose} is named `{name}`"))
+                            .diagnostic(
+                                &analysis::named_port_unresolved::NAMED_PORT_UNRESOLVED,
+                                &port_item.path.key("port"),
+                                format!("no container port of {whose} is named `{name}`"),
+                            )
                             .with_help("use the name the pods declare in `spec.containers[].ports[].name`, or the port number"),
                     );
                 }
@@ -354,11 +370,20 @@ pub(super) fn build_ir(
         }
     }
 
-    let nodes: Vec<NodeInfo> =
-        inventory.nodes.values().map(|node| NodeInfo { name: node.name.clone(), addresses: node.addresses.clone(), pod_cidrs: node.pod_cidrs.clone() }).collect();
-    let reserved_addresses: Vec<ReservedAddress> =
-        identities.reserved_addresses.iter().map(|(address, identity)| ReservedAddress { prefix: polc_ir::IpPrefix::host(*address), identity: *identity }).collect();
-    debug_assert!(identities.identities.iter().all(|identity| identity.kind != IdentityKind::Endpoint || identity.id.0 >= NumericIdentity::FIRST_CLUSTER_LOCAL));
-    let ir = PolicyIr::new(settings.clone(), identities.identities.clone(), nodes, building.into_iter().map(|item| item.endpoint).collect(), reserved_addresses);
+    let nodes: Vec<NodeInfo> = inventory
+        .nodes
+        .values()
+        .map(|node| NodeInfo { name: node.name.clone(), addresses: node.addresses.clone(), pod_cidrs: node.pod_cidrs.clone() })
+        .collect();
+    let reserved_addresses: Vec<ReservedAddress> = identities
+        .reserved_addresses
+        .iter()
+        .map(|(address, identity)| ReservedAddress { prefix: polc_ir::IpPrefix::host(*address), identity: *identity })
+        .collect();
+    debug_assert!(
+        identities.identities.iter().all(|identity| identity.kind != IdentityKind::Endpoint || identity.id.0 >= NumericIdentity::FIRST_CLUSTER_LOCAL)
+    );
+    let ir =
+        PolicyIr::new(settings.clone(), identities.identities.clone(), nodes, building.into_iter().map(|item| item.endpoint).collect(), reserved_addresses);
     (ir, diagnostics)
 }

@@ -13,6 +13,13 @@ use serde::{Deserialize, Serialize};
 
 use super::meta::{LabelSelector, ObjectMeta};
 
+/// The schema of `podSelector`: a label selector, which must be given but may be null (the API
+/// server decodes null as the empty selector).
+fn pod_selector_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let selector = generator.subschema_for::<LabelSelector>();
+    schemars::json_schema!({"anyOf": [selector, {"type": "null"}]})
+}
+
 /// The schema of an optional list of CIDR prefixes.
 fn cidr_list(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({"type": ["array", "null"], "items": {"type": "string", "format": "cidr"}})
@@ -39,8 +46,7 @@ pub struct NetworkPolicy {
 pub struct NetworkPolicySpec {
     /// The pods of the policy's namespace this policy applies to; `{}` (or a null value)
     /// selects all of them.
-    #[serde(default)]
-    #[schemars(required)]
+    #[schemars(required, schema_with = "pod_selector_schema")]
     pub pod_selector: Option<LabelSelector>,
     /// The directions this policy isolates. Unset: `Ingress`, plus `Egress` when there are
     /// egress rules.

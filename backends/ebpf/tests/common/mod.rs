@@ -83,3 +83,39 @@ impl Harness {
         verdict
     }
 }
+
+/// The same images loaded once per policy lookup mode (LPM trie, HASH probes); every run
+/// goes through all of them, which must agree with each other and with the model.
+pub struct Harnesses(pub Vec<Harness>);
+
+impl Harnesses {
+    pub fn new(config: DatapathConfig, policy: &PolicyMapImage, ipcache: &IpcacheImage) -> Harnesses {
+        Harnesses(
+            [false, true]
+                .into_iter()
+                .map(|policy_map_hash| Harness::new(DatapathConfig { policy_map_hash, ..config }, policy, ipcache))
+                .collect(),
+        )
+    }
+
+    pub fn run_frame(&self, direction: Direction, frame: &[u8]) -> Verdict {
+        let verdicts: Vec<Verdict> = self.0.iter().map(|harness| harness.run_frame(direction, frame)).collect();
+        verdicts[0]
+    }
+
+    pub fn run(&self, direction: Direction, spec: &PacketSpec) -> Verdict {
+        self.run_frame(direction, &build_frame(spec).expect("frame builds"))
+    }
+
+    pub fn expect(&self, direction: Direction, spec: &PacketSpec, reason: Reason) -> Verdict {
+        let verdict = self.run(direction, spec);
+        assert_eq!(verdict.reason, reason, "{direction:?} {spec:?} gave {verdict:?}");
+        verdict
+    }
+
+    pub fn install(&mut self, policy: &PolicyMapImage, ipcache: &IpcacheImage) {
+        for harness in &mut self.0 {
+            harness.install(policy, ipcache);
+        }
+    }
+}

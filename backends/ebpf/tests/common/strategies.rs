@@ -130,7 +130,7 @@ fn mask(address: IpAddr, length: u8) -> IpAddr {
 /// Random knobs; conntrack off and verdict recording on (the model is stateless).
 pub fn config() -> impl Strategy<Value = DatapathConfig> {
     (
-        any::<[bool; 9]>(),
+        any::<[bool; 10]>(),
         select(vec![1u32, 3000]),
         select(vec![2u32, 9]),
         select(vec![2u32, 10]),
@@ -147,6 +147,7 @@ pub fn config() -> impl Strategy<Value = DatapathConfig> {
             enforce_auth: flags[6],
             audit_mode: flags[7] && flags[8],
             emit_drop_events: flags[8],
+            policy_map_hash: flags[9],
             world_identity_ipv4: world_ipv4,
             world_identity_ipv6: world_ipv6,
             proxy_mark_magic,

@@ -74,11 +74,12 @@ pub(super) fn check(element: &Element<'_>, cx: &mut CheckCx<'_>) {
         host_bits(&path, cidr, cx);
     }
     for (path, rule) in element.cidr_sets() {
-        let sources: Vec<&str> = [("cidr", rule.cidr.is_some()), ("cidrGroupRef", rule.cidr_group_ref.is_some()), ("cidrGroupSelector", rule.cidr_group_selector.is_some())]
-            .into_iter()
-            .filter(|(_, given)| *given)
-            .map(|(name, _)| name)
-            .collect();
+        let sources: Vec<&str> =
+            [("cidr", rule.cidr.is_some()), ("cidrGroupRef", rule.cidr_group_ref.is_some()), ("cidrGroupSelector", rule.cidr_group_selector.is_some())]
+                .into_iter()
+                .filter(|(_, given)| *given)
+                .map(|(name, _)| name)
+                .collect();
         match sources.as_slice() {
             [] => {
                 cx.report(&CIDR_SET_SOURCE, &path, "this CIDR set item has none of `cidr`, `cidrGroupRef` and `cidrGroupSelector`").help =
@@ -86,8 +87,12 @@ pub(super) fn check(element: &Element<'_>, cx: &mut CheckCx<'_>) {
             }
             [_] => {}
             [_, second, ..] => {
-                cx.report_key(&CIDR_SET_SOURCE, &path.key(*second), format!("this CIDR set item gives {}; only one is allowed", super::backticked_list(&sources))).help =
-                    Some("write one item per source".to_owned());
+                cx.report_key(
+                    &CIDR_SET_SOURCE,
+                    &path.key(*second),
+                    format!("this CIDR set item gives {}; only one is allowed", super::backticked_list(&sources)),
+                )
+                .help = Some("write one item per source".to_owned());
             }
         }
         let Some(cidr_text) = &rule.cidr else {

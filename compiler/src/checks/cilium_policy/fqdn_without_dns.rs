@@ -10,8 +10,8 @@ use std::collections::BTreeSet;
 use super::rules_with_paths;
 use crate::checks::location_in;
 use crate::codes::code;
-use crate::diag::{Code, Severity};
 use crate::diag::Diagnostic;
+use crate::diag::{Code, Severity};
 use crate::frontend::Object;
 use crate::kinds::Resource;
 use crate::model::cilium_policy::Rule;
@@ -94,9 +94,12 @@ pub(super) fn check_set(objects: &[Object], diagnostics: &mut Vec<Diagnostic>) {
         }
         let location = location_in(object.source, object.document, &object.base, &object.node, &path, true);
         diagnostics.push(
-            Diagnostic::new(&TO_FQDNS_WITHOUT_DNS_RULE, format!("`{}` uses `toFQDNs`, but no policy has a DNS rule, so Cilium never learns the addresses", object.name()))
-                .at(location)
-                .with_help("add an egress rule to the cluster DNS on port 53 with `rules: {dns: [{matchPattern: \"*\"}]}` for the same pods"),
+            Diagnostic::new(
+                &TO_FQDNS_WITHOUT_DNS_RULE,
+                format!("`{}` uses `toFQDNs`, but no policy has a DNS rule, so Cilium never learns the addresses", object.name()),
+            )
+            .at(location)
+            .with_help("add an egress rule to the cluster DNS on port 53 with `rules: {dns: [{matchPattern: \"*\"}]}` for the same pods"),
         );
     }
 }

@@ -52,17 +52,19 @@ pub(super) fn check(element: &Element<'_>, cx: &mut CheckCx<'_>) {
                 IcmpFamily::IPv6 => IcmpFamily::IPv4,
             };
             if field.icmp_type.number(family).is_some() {
-                if let IcmpType::Name(name) = &field.icmp_type {
-                    if name == "ExtendedEchoReply" {
-                        let number = family.type_number(name).unwrap_or_default();
-                        cx.report(&ICMP_TYPE_UNKNOWN, &type_path, "the CRD's pattern misspells `ExtendedEchoReply`, so the API server rejects this name").help =
-                            Some(format!("write the number instead: `type: {number}`"));
-                    }
+                if let IcmpType::Name(name) = &field.icmp_type
+                    && name == "ExtendedEchoReply"
+                {
+                    let number = family.type_number(name).unwrap_or_default();
+                    cx.report(&ICMP_TYPE_UNKNOWN, &type_path, "the CRD's pattern misspells `ExtendedEchoReply`, so the API server rejects this name").help =
+                        Some(format!("write the number instead: `type: {number}`"));
                 }
                 continue;
             }
             let (message, help) = match &field.icmp_type {
-                IcmpType::Number(number) => (format!("ICMP type `{number}` is out of range: types go from 0 to 255"), "use a type number from 0 to 255".to_owned()),
+                IcmpType::Number(number) => {
+                    (format!("ICMP type `{number}` is out of range: types go from 0 to 255"), "use a type number from 0 to 255".to_owned())
+                }
                 IcmpType::Name(name) => match other.type_number(name) {
                     Some(number) => (
                         format!("`{name}` is an {} type, but this field's family is {}", other.as_str(), family.as_str()),

@@ -195,11 +195,11 @@ fn check_rules(rule: &Rule, element: &Element<'_>, path: &Path, port_rule: &Port
                 Some("list the ports the L7 rules are for".to_owned());
         }
         if is_dns {
-            if let (PortValue::Number(start), Some(end)) = (value, port.end_port) {
-                if i64::from(end) > i64::from(start) {
-                    cx.report(&DNS_RULE_PORT_RANGE, &port_path.key("endPort"), "DNS rules cannot apply to a port range").help =
-                        Some("remove `endPort` and list port 53".to_owned());
-                }
+            if let (PortValue::Number(start), Some(end)) = (value, port.end_port)
+                && i64::from(end) > i64::from(start)
+            {
+                cx.report(&DNS_RULE_PORT_RANGE, &port_path.key("endPort"), "DNS rules cannot apply to a port range").help =
+                    Some("remove `endPort` and list port 53".to_owned());
             }
         } else if port.protocol != Some(L4Proto::Tcp) {
             let (target, message) = match port.protocol {

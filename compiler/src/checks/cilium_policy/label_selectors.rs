@@ -53,7 +53,9 @@ mod tests {
 
     #[test]
     fn invalid_selectors_are_errors() {
-        let text = cnp("  endpointSelector:\n    matchExpressions:\n    - {key: app, operator: In}\n  ingress:\n  - fromEndpoints:\n    - matchLabels:\n        app: -bad\n");
+        let text = cnp(
+            "  endpointSelector:\n    matchExpressions:\n    - {key: app, operator: In}\n  ingress:\n  - fromEndpoints:\n    - matchLabels:\n        app: -bad\n",
+        );
         assert_eq!(codes(&text), vec![("PLC3009", 9), ("PLC3009", 13)]);
     }
 

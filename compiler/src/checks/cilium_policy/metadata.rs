@@ -43,17 +43,15 @@ pub(super) fn check(scope: &PolicyScope<'_>, metadata: &ObjectMeta, cx: &mut Che
         cx.report(&NAME_MISSING, &Path::root().key("metadata"), format!("this {} has no `metadata.name`", scope.kind)).help =
             Some("name the policy: `metadata: {name: my-policy}`".to_owned());
     }
-    if scope.clusterwide {
-        if let Some(namespace) = &metadata.namespace {
-            cx.report_key(
-                &CLUSTERWIDE_NAMESPACE_IGNORED,
-                &Path::root().key("metadata").key("namespace"),
-                format!("a CiliumClusterwideNetworkPolicy is not namespaced: namespace `{namespace}` is ignored and the rules apply in every namespace"),
-            )
-            .help = Some(format!(
-                "remove `namespace`, or use `kind: CiliumNetworkPolicy` to limit the policy to namespace `{namespace}`"
-            ));
-        }
+    if scope.clusterwide
+        && let Some(namespace) = &metadata.namespace
+    {
+        cx.report_key(
+            &CLUSTERWIDE_NAMESPACE_IGNORED,
+            &Path::root().key("metadata").key("namespace"),
+            format!("a CiliumClusterwideNetworkPolicy is not namespaced: namespace `{namespace}` is ignored and the rules apply in every namespace"),
+        )
+        .help = Some(format!("remove `namespace`, or use `kind: CiliumNetworkPolicy` to limit the policy to namespace `{namespace}`"));
     }
 }
 

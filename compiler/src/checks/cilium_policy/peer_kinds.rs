@@ -49,21 +49,27 @@ Fix: remove the empty list to match every peer, or list the peers."
 );
 
 /// Peer fields whose empty list selects nothing (Cilium checks exactly these).
-const EMPTY_MEANS_NOTHING: &[&str] = &["fromEndpoints", "fromNodes", "fromEntities", "fromCIDR", "fromCIDRSet", "toEndpoints", "toNodes", "toEntities", "toCIDR", "toCIDRSet"];
+const EMPTY_MEANS_NOTHING: &[&str] =
+    &["fromEndpoints", "fromNodes", "fromEntities", "fromCIDR", "fromCIDRSet", "toEndpoints", "toNodes", "toEntities", "toCIDR", "toCIDRSet"];
 
 pub(super) fn check(element: &Element<'_>, cx: &mut CheckCx<'_>) {
     for field in element.peer_fields() {
         if field.count == Some(0) && EMPTY_MEANS_NOTHING.contains(&field.name) {
             let verb = if element.is_deny() { "denies" } else { "allows" };
-            cx.report(&EMPTY_PEER_LIST, &element.path.key(field.name), format!("`{}: []` selects no peer, so this `{}` item {verb} nothing", field.name, element.section()))
-                .help = Some(format!("remove `{}` to match every peer, or list the peers", field.name));
+            cx.report(
+                &EMPTY_PEER_LIST,
+                &element.path.key(field.name),
+                format!("`{}: []` selects no peer, so this `{}` item {verb} nothing", field.name, element.section()),
+            )
+            .help = Some(format!("remove `{}` to match every peer, or list the peers", field.name));
         }
     }
     combined(element, cx);
 }
 
 fn combined(element: &Element<'_>, cx: &mut CheckCx<'_>) {
-    let mut given: Vec<&'static str> = element.peer_fields().iter().filter(|field| field.count.is_some_and(|count| count > 0)).map(|field| field.name).collect();
+    let mut given: Vec<&'static str> =
+        element.peer_fields().iter().filter(|field| field.count.is_some_and(|count| count > 0)).map(|field| field.name).collect();
     if given.len() < 2 {
         return;
     }

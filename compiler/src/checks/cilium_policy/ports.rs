@@ -208,17 +208,22 @@ fn check_port(port: &PortProtocol, at: &Path, cx: &mut CheckCx<'_>) {
                 cx.report(&PORT_WITH_PORTLESS_PROTOCOL, &at.key("port"), format!("`{name}` has no ports, so `port` must be absent or `\"0\"`")).help =
                     Some("remove `port`".to_owned());
             }
-            if let Some(end) = end_port {
-                if i64::from(end) < i64::from(number) && number != 0 {
-                    cx.report(&PORT_RANGE_REVERSED, &at.key("endPort"), format!("`endPort` {end} is lower than `port` {number}: the range is empty")).help =
-                        Some(format!("the range runs from `port` to `endPort`: write `port: \"{end}\"` and `endPort: {number}`"));
-                }
+            if let Some(end) = end_port
+                && i64::from(end) < i64::from(number)
+                && number != 0
+            {
+                cx.report(&PORT_RANGE_REVERSED, &at.key("endPort"), format!("`endPort` {end} is lower than `port` {number}: the range is empty")).help =
+                    Some(format!("the range runs from `port` to `endPort`: write `port: \"{end}\"` and `endPort: {number}`"));
             }
         }
         PortValue::Name => {
             if text.bytes().any(|b| b.is_ascii_uppercase()) {
-                cx.report(&PORT_NAME_UPPER_CASE, &at.key("port"), format!("port name `{text}` has capital letters; Cilium compares it as `{}`", text.to_ascii_lowercase()))
-                    .help = Some(format!("write `{}`", text.to_ascii_lowercase()));
+                cx.report(
+                    &PORT_NAME_UPPER_CASE,
+                    &at.key("port"),
+                    format!("port name `{text}` has capital letters; Cilium compares it as `{}`", text.to_ascii_lowercase()),
+                )
+                .help = Some(format!("write `{}`", text.to_ascii_lowercase()));
             }
             if portless {
                 let name = protocol.map(|protocol| protocol.as_str()).unwrap_or_default();
@@ -279,7 +284,9 @@ mod tests {
 
     #[test]
     fn valid_ports_are_fine() {
-        let text = with_ports("      - port: \"0\"\n      - port: \"65535\"\n      - {port: dns-tcp, protocol: TCP}\n      - {port: \"1024\", endPort: 2048, protocol: UDP}\n");
+        let text = with_ports(
+            "      - port: \"0\"\n      - port: \"65535\"\n      - {port: dns-tcp, protocol: TCP}\n      - {port: \"1024\", endPort: 2048, protocol: UDP}\n",
+        );
         assert_eq!(codes(&text), vec![]);
     }
 }

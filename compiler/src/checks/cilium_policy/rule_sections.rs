@@ -27,7 +27,12 @@ Fix: add the traffic to allow. To deny all ingress, write `ingress: [{}]` (an it
 );
 
 pub(super) fn check(rule: &Rule, at: &Path, cx: &mut CheckCx<'_>) {
-    let sections = [rule.ingress.as_ref().map(Vec::len), rule.ingress_deny.as_ref().map(Vec::len), rule.egress.as_ref().map(Vec::len), rule.egress_deny.as_ref().map(Vec::len)];
+    let sections = [
+        rule.ingress.as_ref().map(Vec::len),
+        rule.ingress_deny.as_ref().map(Vec::len),
+        rule.egress.as_ref().map(Vec::len),
+        rule.egress_deny.as_ref().map(Vec::len),
+    ];
     if sections.iter().flatten().any(|&length| length > 0) {
         return;
     }

@@ -44,8 +44,8 @@ pub(super) fn check(scope: &PolicyScope<'_>, spec: Option<&Rule>, specs: Option<
                 Some("put the rule (`endpointSelector`, `ingress`, `egress`...) under `spec:`, or a list of rules under `specs:`".to_owned());
         }
         (None, Some([])) => {
-            cx.report(&SPECS_EMPTY, &Path::root().key("specs"), format!("this {} has no rule: `specs` is empty and there is no `spec`", scope.kind))
-                .help = Some("add rules to `specs`, or delete the policy".to_owned());
+            cx.report(&SPECS_EMPTY, &Path::root().key("specs"), format!("this {} has no rule: `specs` is empty and there is no `spec`", scope.kind)).help =
+                Some("add rules to `specs`, or delete the policy".to_owned());
         }
         _ => {}
     }

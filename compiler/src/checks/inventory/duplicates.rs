@@ -81,7 +81,13 @@ pub(super) fn check_set(objects: &[Object], diagnostics: &mut Vec<Diagnostic>) {
         for (address, path) in addresses {
             match owners.get(&address) {
                 Some(owner) if !std::ptr::eq(*owner, object) => {
-                    let message = format!("pod `{}/{}` has the address `{address}` of pod `{}/{}`", pod.metadata.namespace.as_deref().unwrap_or("default"), object.name(), owner.namespace().unwrap_or("default"), owner.name());
+                    let message = format!(
+                        "pod `{}/{}` has the address `{address}` of pod `{}/{}`",
+                        pod.metadata.namespace.as_deref().unwrap_or("default"),
+                        object.name(),
+                        owner.namespace().unwrap_or("default"),
+                        owner.name()
+                    );
                     let diagnostic = object
                         .diagnostic(&DUPLICATE_POD_ADDRESS, &path, message)
                         .with_help("correct one of the addresses, or remove the pod that no longer runs")

@@ -46,9 +46,8 @@ pub(super) fn check(peer: &NetworkPolicyPeer, at: &Path, cx: &mut CheckCx<'_>) {
     let has_selector = peer.pod_selector.is_some() || peer.namespace_selector.is_some();
     match (has_selector, peer.ip_block.is_some()) {
         (false, false) => {
-            cx.report(&PEER_EMPTY, at, "this peer has none of `podSelector`, `namespaceSelector` and `ipBlock`").help = Some(
-                "add a selector (`namespaceSelector: {}` is every pod of the cluster), or remove the whole list to allow every peer".to_owned(),
-            );
+            cx.report(&PEER_EMPTY, at, "this peer has none of `podSelector`, `namespaceSelector` and `ipBlock`").help =
+                Some("add a selector (`namespaceSelector: {}` is every pod of the cluster), or remove the whole list to allow every peer".to_owned());
         }
         (true, true) => {
             cx.report_key(&IP_BLOCK_WITH_SELECTOR, &at.key("ipBlock"), "a peer cannot combine `ipBlock` with `podSelector` or `namespaceSelector`").help =

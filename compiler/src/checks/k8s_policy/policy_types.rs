@@ -44,8 +44,8 @@ pub(super) fn check(spec: &NetworkPolicySpec, cx: &mut CheckCx<'_>) {
     let at = Path::root().key("spec");
     for (index, policy_type) in types.iter().enumerate() {
         if types[..index].contains(policy_type) {
-            cx.report(&POLICY_TYPES_DUPLICATE, &at.key("policyTypes").index(index), format!("`{}` is listed twice in `policyTypes`", policy_type.as_str())).help =
-                Some("list each type once".to_owned());
+            cx.report(&POLICY_TYPES_DUPLICATE, &at.key("policyTypes").index(index), format!("`{}` is listed twice in `policyTypes`", policy_type.as_str()))
+                .help = Some("list each type once".to_owned());
         }
     }
     if types.is_empty() {

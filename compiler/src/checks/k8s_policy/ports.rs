@@ -68,13 +68,14 @@ pub(super) fn check(port: &NetworkPolicyPort, at: &Path, cx: &mut CheckCx<'_>) {
     match &port.port {
         Some(IntOrString::Int(number)) => {
             if let Some(problem) = port_number_problem(i64::from(*number)) {
-                cx.report(&INVALID_PORT, &at.key("port"), problem).help = Some("use a number from 1 to 65535, or leave `port` out to match every port".to_owned());
+                cx.report(&INVALID_PORT, &at.key("port"), problem).help =
+                    Some("use a number from 1 to 65535, or leave `port` out to match every port".to_owned());
             }
-            if let Some(end) = port.end_port {
-                if end < *number {
-                    cx.report(&END_PORT_REVERSED, &at.key("endPort"), format!("`endPort` {end} is lower than `port` {number}: the range is empty")).help =
-                        Some(format!("the range runs from `port` to `endPort`: write `port: {end}` and `endPort: {number}`"));
-                }
+            if let Some(end) = port.end_port
+                && end < *number
+            {
+                cx.report(&END_PORT_REVERSED, &at.key("endPort"), format!("`endPort` {end} is lower than `port` {number}: the range is empty")).help =
+                    Some(format!("the range runs from `port` to `endPort`: write `port: {end}` and `endPort: {number}`"));
             }
         }
         Some(IntOrString::String(name)) => {
@@ -103,10 +104,10 @@ pub(super) fn check(port: &NetworkPolicyPort, at: &Path, cx: &mut CheckCx<'_>) {
             }
         }
     }
-    if let Some(end) = port.end_port {
-        if let Some(problem) = port_number_problem(i64::from(end)) {
-            cx.report(&INVALID_PORT, &at.key("endPort"), problem).help = Some("use a number from 1 to 65535".to_owned());
-        }
+    if let Some(end) = port.end_port
+        && let Some(problem) = port_number_problem(i64::from(end))
+    {
+        cx.report(&INVALID_PORT, &at.key("endPort"), problem).help = Some("use a number from 1 to 65535".to_owned());
     }
 }
 

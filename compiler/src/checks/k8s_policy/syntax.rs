@@ -40,9 +40,7 @@ fn qualified_name_part_problem(name: &str) -> Option<String> {
     let bytes = name.as_bytes();
     let alphanumeric = |b: u8| b.is_ascii_alphanumeric();
     if !alphanumeric(bytes[0]) || !alphanumeric(bytes[bytes.len() - 1]) || !bytes.iter().all(|&b| alphanumeric(b) || matches!(b, b'-' | b'_' | b'.')) {
-        return Some(format!(
-            "the name `{name}` must consist of letters, digits, `-`, `_` and `.`, and start and end with a letter or digit"
-        ));
+        return Some(format!("the name `{name}` must consist of letters, digits, `-`, `_` and `.`, and start and end with a letter or digit"));
     }
     None
 }
@@ -112,17 +110,17 @@ pub fn selector_problems(selector: &LabelSelector, cilium: bool) -> Vec<Selector
             problems.push(SelectorProblem { path: at.clone(), message: format!("`{key}` is not a valid label key: {problem}"), help: None });
         }
         if let Some(problem) = label_value_problem(value) {
-            problems.push(SelectorProblem { path: at, message: format!("`{value}` is not a valid label value for `{key}`: {problem}"), help: template_help(value) });
+            problems.push(SelectorProblem {
+                path: at,
+                message: format!("`{value}` is not a valid label value for `{key}`: {problem}"),
+                help: template_help(value),
+            });
         }
     }
     for (index, requirement) in selector.match_expressions.iter().enumerate() {
         let at = Path::root().key("matchExpressions").index(index);
         if let Some(problem) = key_problem(&requirement.key) {
-            problems.push(SelectorProblem {
-                path: at.key("key"),
-                message: format!("`{}` is not a valid label key: {problem}", requirement.key),
-                help: None,
-            });
+            problems.push(SelectorProblem { path: at.key("key"), message: format!("`{}` is not a valid label key: {problem}", requirement.key), help: None });
         }
         match requirement.operator {
             SelectorOperator::In | SelectorOperator::NotIn if requirement.values.is_empty() => {
