@@ -51,6 +51,9 @@ struct polc_policy_value {
  *   key   {prefixlen = POLC_POLICY_SUMMARY_PREFIXLEN, sec_label, egress, protocol, dport = 0}
  *   value {prefix_mask, 0, 0}: bit i set when an entry of prefixlen 40 + i exists for this
  *         identity and direction with this protocol (i >= 8), or with any protocol (i = 0).
+ * Identity 0 with an L3-only entry in a direction has a summary for all 256 protocols,
+ * so a missing summary means: identity 0 has nothing to probe; any other identity may
+ * still have an L3-only entry (prefix 40), which is probed.
  * The datapath probes the set lengths from the longest down, which is the LPM answer.
  */
 #define POLC_POLICY_SUMMARY_PREFIXLEN 255

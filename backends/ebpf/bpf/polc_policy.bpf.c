@@ -351,7 +351,8 @@ struct polc_verdict {
 
 /* Longest-prefix match over the HASH map: probe the prefix lengths the summary record
  * lists, longest first. Without a summary for this protocol only an L3-only entry
- * (prefix 40) can match. */
+ * (prefix 40) can match, and for identity 0 not even that: identity 0's L3-only
+ * entries are listed in summaries for every protocol. */
 static __always_inline const struct polc_policy_value *hash_lpm_lookup(void *map, const struct polc_policy_key *full)
 {
 	struct polc_policy_key key = {
@@ -364,12 +365,14 @@ static __always_inline const struct polc_policy_value *hash_lpm_lookup(void *map
 	const struct polc_policy_summary *summary;
 	const struct polc_policy_value *value;
 	__u16 port = bpf_ntohs(full->dport);
-	__u32 mask = 1;
+	__u32 mask;
 	int bit;
 
 	summary = bpf_map_lookup_elem(map, &key);
 	if (summary)
 		mask = summary->prefix_mask;
+	else
+		mask = full->sec_label ? 1 : 0;
 	for (bit = 24; bit >= 0; bit--) {
 		if (!(mask & (1U << bit)))
 			continue;

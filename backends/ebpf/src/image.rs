@@ -419,7 +419,8 @@ impl PolicyMapImage {
     /// image, plus one summary record per (identity, direction, protocol) listing the
     /// prefix lengths present, sorted by key bytes. An L3-only entry (prefix 40) is listed
     /// in the summaries of every protocol its identity and direction have entries for; a
-    /// protocol without a summary falls back to probing prefix 40 only.
+    /// protocol without a summary falls back to probing prefix 40 only, except for
+    /// identity 0, whose L3-only entries are listed under all 256 protocols.
     pub fn hash_map_entries(&self) -> Vec<([u8; POLICY_KEY_SIZE], [u8; POLICY_VALUE_SIZE])> {
         let mut masks: BTreeMap<(u32, Direction, u8), u32> = BTreeMap::new();
         let mut l3_only: BTreeMap<(u32, Direction), ()> = BTreeMap::new();
@@ -430,6 +431,15 @@ impl PolicyMapImage {
                 l3_only.insert((fields.identity, fields.direction), ());
             } else {
                 *masks.entry((fields.identity, fields.direction, fields.protocol)).or_insert(0) |= 1 << bit;
+            }
+        }
+        // Identity 0 gets a summary for every protocol where it has an L3-only entry, so
+        // that the datapath can skip identity 0 entirely when no summary exists.
+        for (identity, direction) in l3_only.keys() {
+            if *identity == 0 {
+                for protocol in 0..=u8::MAX {
+                    masks.entry((0, *direction, protocol)).or_insert(0);
+                }
             }
         }
         let mut entries = self.entries.clone();
@@ -443,8 +453,8 @@ impl PolicyMapImage {
 
     /// Capacity of the kernel HASH map for [`PolicyMapImage::hash_map_entries`].
     pub fn hash_map_max_entries(&self) -> u32 {
-        // At most one summary per entry.
-        self.max_entries.saturating_mul(2)
+        // At most one summary per entry, plus 256 per direction for identity 0.
+        self.max_entries.saturating_mul(2).saturating_add(512)
     }
 
     /// Key and value bytes of every entry, concatenated in key order.
@@ -670,6 +680,14 @@ mod tests {
         assert_eq!(summary(17, Direction::Ingress), Some((1 << 8) | 1));
         assert_eq!(summary(6, Direction::Egress), Some(1 << 8));
         assert_eq!(summary(132, Direction::Ingress), None);
+        let wildcard = PolicyMapImage::build(&[PolicyEntry::allow(0, Direction::Egress, 0, 0, 0), PolicyEntry::allow(0, Direction::Egress, 6, 443, 16)]).unwrap();
+        let entries = wildcard.hash_map_entries();
+        assert_eq!(entries.len(), 2 + 256);
+        let (key, _) = layout::encode_policy_summary(0, Direction::Egress, 6, 0);
+        let six = entries.iter().find(|(candidate, _)| *candidate == key).map(|(_, value)| value[0..4].to_vec());
+        assert_eq!(six, Some(((1u32 << 24) | 1).to_le_bytes().to_vec()));
+        let (key, _) = layout::encode_policy_summary(0, Direction::Egress, 200, 0);
+        assert!(entries.iter().any(|(candidate, value)| *candidate == key && value[0..4] == [1, 0, 0, 0]));
         let keys: Vec<_> = entries.iter().map(|(key, _)| *key).collect();
         let mut sorted = keys.clone();
         sorted.sort();

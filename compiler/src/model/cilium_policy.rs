@@ -887,10 +887,15 @@ impl IcmpType {
     pub fn number(&self, family: IcmpFamily) -> Option<u8> {
         match self {
             IcmpType::Number(number) => u8::try_from(*number).ok(),
-            IcmpType::Name(name) => match name.parse::<u8>() {
-                Ok(number) if !name.starts_with('+') => Some(number),
-                _ => family.type_number(name),
-            },
+            // The CRD's pattern allows the numbers 0-255 written without sign or leading zero.
+            IcmpType::Name(name) if name.bytes().all(|b| b.is_ascii_digit()) && !name.is_empty() => {
+                if name.len() > 1 && name.starts_with('0') {
+                    None
+                } else {
+                    name.parse::<u8>().ok()
+                }
+            }
+            IcmpType::Name(name) => family.type_number(name),
         }
     }
 }

@@ -65,6 +65,15 @@ pub(super) fn check(element: &Element<'_>, cx: &mut CheckCx<'_>) {
                 IcmpType::Number(number) => {
                     (format!("ICMP type `{number}` is out of range: types go from 0 to 255"), "use a type number from 0 to 255".to_owned())
                 }
+                IcmpType::Name(name) if name.bytes().all(|b| b.is_ascii_digit()) && !name.is_empty() => {
+                    let trimmed = name.trim_start_matches('0');
+                    match trimmed.parse::<u8>() {
+                        Ok(number) if trimmed.len() < name.len() => {
+                            (format!("ICMP type `{name}` has a leading zero, which the CRD's pattern does not allow"), format!("write `type: {number}`"))
+                        }
+                        _ => (format!("ICMP type `{name}` is out of range: types go from 0 to 255"), "use a type number from 0 to 255".to_owned()),
+                    }
+                }
                 IcmpType::Name(name) => match other.type_number(name) {
                     Some(number) => (
                         format!("`{name}` is an {} type, but this field's family is {}", other.as_str(), family.as_str()),
@@ -99,9 +108,10 @@ mod tests {
     #[test]
     fn unknown_types_are_errors() {
         let text = cnp(
-            "  endpointSelector: {}\n  egress:\n  - icmps:\n    - fields:\n      - type: PacketTooBig\n      - {family: IPv6, type: Timestamp}\n      - type: 256\n      - type: EchoRequets\n      - type: ExtendedEchoReply\n",
+            "  endpointSelector: {}\n  egress:\n  - icmps:\n    - fields:\n      - type: PacketTooBig\n      - {family: IPv6, type: Timestamp}\n      - type: 256\n      - type: EchoRequets\n      - type: ExtendedEchoReply\n      - type: \"08\"\n      - type: \"300\"\n",
         );
-        assert_eq!(codes(&text), vec![("PLC3061", 11), ("PLC3061", 12), ("PLC3061", 13), ("PLC3061", 14), ("PLC3061", 15)]);
+        let lines: Vec<u32> = (11..=17).collect();
+        assert_eq!(codes(&text), lines.iter().map(|line| ("PLC3061", *line)).collect::<Vec<_>>());
     }
 
     #[test]
