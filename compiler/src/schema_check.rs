@@ -162,6 +162,47 @@ fn existing_depth(node: &Node, segments: &[Segment]) -> usize {
     }
 }
 
+/// How to move a misplaced field from the object at pattern `here` to the object at `place`,
+/// in the words of YAML indentation: outdent it beside the key it sits under, or indent it
+/// into the field (or each item of the list) where it belongs, beside a key that is there.
+fn placement_advice(root: &Node, here: &str, place: &str, key: &str) -> String {
+    let first_key = |rest: &str| rest.trim_start_matches('.').split(['.', '[']).next().unwrap_or("").to_owned();
+    if place.is_empty() || (here.starts_with(place) && here.len() > place.len()) {
+        let beside = first_key(&here[place.len()..]);
+        if beside.is_empty() {
+            return String::new();
+        }
+        let target = if place.is_empty() { "the top level of the object".to_owned() } else { format!("`{place}`") };
+        return format!(": outdent it to {target}, beside `{beside}`");
+    }
+    if place.starts_with(here) && place.len() > here.len() {
+        let target = place.strip_suffix("[]").map(|list| format!("each item of `{list}`")).unwrap_or_else(|| format!("`{place}`"));
+        let place_path = Path::parse(place);
+        let siblings = first_mapping_keys(root, place_path.segments());
+        return match siblings.iter().find(|sibling| sibling.as_str() != key) {
+            Some(sibling) => format!(": indent it into {target}, beside `{sibling}`"),
+            None => format!(": indent it into {target}"),
+        };
+    }
+    String::new()
+}
+
+/// The keys of the first mapping in the document at `segments` (`Key("")` is any list item).
+fn first_mapping_keys(node: &Node, segments: &[Segment]) -> Vec<String> {
+    let Some((first, rest)) = segments.split_first() else {
+        return node.as_mapping().map(|entries| entries.iter().map(|entry| entry.key.clone()).collect()).unwrap_or_default();
+    };
+    match (first, &node.value) {
+        (Segment::Key(key), Value::Mapping(entries)) if !key.is_empty() => {
+            entries.iter().find(|entry| &entry.key == key).map(|entry| first_mapping_keys(&entry.value, rest)).unwrap_or_default()
+        }
+        (Segment::Key(key), Value::Sequence(items)) if key.is_empty() => {
+            items.iter().map(|item| first_mapping_keys(item, rest)).find(|keys| !keys.is_empty()).unwrap_or_default()
+        }
+        _ => Vec::new(),
+    }
+}
+
 fn types_of(schema: &Json) -> Vec<&str> {
     match schema.get("type") {
         Some(Json::String(single)) => vec![single.as_str()],
@@ -533,16 +574,7 @@ impl Walker<'_> {
             })
         } else if let Some(place) = best_place {
             let shown_place = if place.is_empty() { "the top level of the object".to_owned() } else { format!("`{place}`") };
-            let depth_here = here_segments.len();
-            let depth_there = if place.is_empty() { 0 } else { place.split(['.', '[']).count() };
-            let direction = if place.is_empty() || here.starts_with(&place) {
-                let levels = depth_here.saturating_sub(depth_there);
-                if levels == 1 { "; move it one level up".to_owned() } else { format!("; move it {levels} levels up") }
-            } else if place.starts_with(&here) {
-                "; move it one level down, into the field shown".to_owned()
-            } else {
-                String::new()
-            };
+            let direction = placement_advice(self.root, &here, &place, key);
             Some(format!("`{key}` belongs in {shown_place}, not in {shown_here}{direction}"))
         } else if let Some(guess) = did_you_mean(key, candidates.iter().copied()) {
             Some(format!("did you mean `{guess}`?"))

@@ -92,3 +92,26 @@ fn output_is_deterministic() {
         assert_eq!(format!("{:?}", lint(text).diagnostics), first);
     }
 }
+
+#[test]
+fn a_field_one_level_too_high_gets_indentation_advice_naming_a_sibling() {
+    let text = "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r, namespace: default}\nspec:\n  parentRefs: [{name: gw}]\n  rules:\n  - matches:\n    - path: {type: PathPrefix, value: /}\n  backendRefs:\n  - {name: web, port: 80}\n";
+    let parsed = lint(text);
+    let unknown = parsed.diagnostics.iter().find(|d| d.code.id == codes::UNKNOWN_FIELD.id).expect("unknown field reported");
+    assert_eq!(unknown.location.as_ref().unwrap().span.start.line, 9);
+    assert_eq!(
+        unknown.help.as_deref(),
+        Some("`backendRefs` belongs in `spec.rules[]`, not in `spec`: indent it into each item of `spec.rules`, beside `matches`")
+    );
+}
+
+#[test]
+fn a_field_one_level_too_low_gets_outdent_advice() {
+    let text = "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r, namespace: default}\nspec:\n  parentRefs: [{name: gw}]\n  rules:\n  - matches:\n    - path: {type: PathPrefix, value: /}\n      backendRefs:\n      - {name: web, port: 80}\n";
+    let parsed = lint(text);
+    let unknown = parsed.diagnostics.iter().find(|d| d.code.id == codes::UNKNOWN_FIELD.id).expect("unknown field reported");
+    assert_eq!(
+        unknown.help.as_deref(),
+        Some("`backendRefs` belongs in `spec.rules[]`, not in `spec.rules[].matches[]`: outdent it to `spec.rules[]`, beside `matches`")
+    );
+}
