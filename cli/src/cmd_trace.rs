@@ -188,7 +188,8 @@ pub fn run(args: &Args) -> Result<Exit, Failure> {
     report_warnings(&loaded.sources, &lowered.diagnostics);
     let from = resolve(&lowered, &args.from, "--from")?;
     let to = resolve(&lowered, &args.to, "--to")?;
-    let flow = Flow { source: from.end, destination: to.end, protocol: semantics::protocol_of(protocol), port, l7: semantics::l7_of(http.as_ref(), dns.as_ref()) };
+    let flow =
+        Flow { source: from.end, destination: to.end, protocol: semantics::protocol_of(protocol), port, l7: semantics::l7_of(http.as_ref(), dns.as_ref()) };
     let verdict = evaluate(&lowered.ir, &flow);
     let shown_port = format!("{port}/{}", protocol.as_str());
     let text = match args.format {
@@ -238,10 +239,13 @@ pub fn origin_json(sources: &SourceMap, lowered: &Lowered, origin: &RuleOrigin) 
 fn rule_json(sources: &SourceMap, lowered: &Lowered, rule: &DecidingRule) -> Json {
     let mut value = origin_json(sources, lowered, &rule.origin);
     if let Json::Object(map) = &mut value {
-        map.insert("verdict".to_owned(), json!(match rule.verdict {
-            polc_ir::RuleVerdict::Allow => "allow",
-            polc_ir::RuleVerdict::Deny => "deny",
-        }));
+        map.insert(
+            "verdict".to_owned(),
+            json!(match rule.verdict {
+                polc_ir::RuleVerdict::Allow => "allow",
+                polc_ir::RuleVerdict::Deny => "deny",
+            }),
+        );
         map.insert("l4".to_owned(), json!(rule.l4.to_string()));
         if let Some(l7) = &rule.l7 {
             map.insert("l7".to_owned(), json!(l7));
@@ -285,15 +289,13 @@ fn render_human(sources: &SourceMap, lowered: &Lowered, from: &ResolvedEnd, to: 
     out.push('\n');
     for direction in [&verdict.egress, &verdict.ingress].into_iter().flatten() {
         let remote = lowered.ir.identity(direction.remote_identity).map(|info| info.describe()).unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "  {} of {}: {} (remote identity {}{})",
-            direction.direction,
-            direction.endpoint_name,
-            direction.decision.describe(),
-            direction.remote_identity.0,
-            if remote.is_empty() { String::new() } else { format!(": {remote}") }
-        );
+        let peer = if remote.is_empty() { format!("identity {}", direction.remote_identity.0) } else { format!("identity {}: {remote}", direction.remote_identity.0) };
+        let side = match direction.direction {
+            polc_ir::Direction::Egress => "to",
+            polc_ir::Direction::Ingress => "from",
+        };
+        let _ = writeln!(out, "  {} of {}, {side} {peer}", direction.direction, direction.endpoint_name);
+        let _ = writeln!(out, "    {}", direction.decision.describe());
         for rule in &direction.deciding {
             let verb = match rule.verdict {
                 polc_ir::RuleVerdict::Allow => "allowed by",

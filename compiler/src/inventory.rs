@@ -119,10 +119,10 @@ fn protocol_of(protocol: PortProtocol) -> Protocol {
 }
 
 fn push_unique(addresses: &mut Vec<IpAddr>, text: &str) {
-    if let Ok(address) = text.trim().parse::<IpAddr>() {
-        if !addresses.contains(&address) {
-            addresses.push(address);
-        }
+    if let Ok(address) = text.trim().parse::<IpAddr>()
+        && !addresses.contains(&address)
+    {
+        addresses.push(address);
     }
 }
 
@@ -152,10 +152,10 @@ impl Inventory {
                         push_unique(&mut addresses, &address.address);
                     }
                     let mut pod_cidrs: Vec<IpPrefix> = node.spec.pod_cidrs.iter().filter_map(|text| IpPrefix::parse(text)).collect();
-                    if let Some(single) = node.spec.pod_cidr.as_deref().and_then(IpPrefix::parse) {
-                        if !pod_cidrs.contains(&single) {
-                            pod_cidrs.insert(0, single);
-                        }
+                    if let Some(single) = node.spec.pod_cidr.as_deref().and_then(IpPrefix::parse)
+                        && !pod_cidrs.contains(&single)
+                    {
+                        pod_cidrs.insert(0, single);
                     }
                     inventory.nodes.insert(name.clone(), NodeEntry { name, labels: node.metadata.labels.clone(), addresses, pod_cidrs, object: index });
                 }

@@ -77,6 +77,21 @@ impl Decision {
         matches!(self, Decision::NotEnforced | Decision::Allowed | Decision::AllowedToProxy | Decision::AllowedByL7 | Decision::AllowedByDefault)
     }
 
+    /// A short lower-case phrase for one-line summaries.
+    pub fn short(self) -> &'static str {
+        match self {
+            Decision::NotEnforced => "not enforced",
+            Decision::Allowed => "allowed by a rule",
+            Decision::AllowedToProxy => "allowed to the L7 proxy",
+            Decision::AllowedByL7 => "allowed by an L7 rule",
+            Decision::AllowedByDefault => "allowed, no default deny",
+            Decision::Denied => "denied by a deny rule",
+            Decision::DeniedByL7 => "denied by the L7 rules",
+            Decision::DefaultDenied => "no rule allows it (default deny)",
+            Decision::AuthenticationFails => "authentication always fails",
+        }
+    }
+
     /// A lower-case phrase for messages.
     pub fn describe(self) -> &'static str {
         match self {
@@ -183,16 +198,17 @@ pub fn evaluate(ir: &PolicyIr, flow: &Flow) -> Verdict {
             return Verdict { allowed: false, reason: format!("endpoint {id} is not in the IR"), egress: None, ingress: None, notes: Vec::new() };
         }
     }
-    if let (End::Endpoint(from), End::Endpoint(to)) = (&source, &destination) {
-        if from.id == to.id && !from.is_host() {
-            return Verdict {
-                allowed: true,
-                reason: "a pod's traffic to itself stays inside the pod; no policy applies".to_owned(),
-                egress: None,
-                ingress: None,
-                notes: Vec::new(),
-            };
-        }
+    if let (End::Endpoint(from), End::Endpoint(to)) = (&source, &destination)
+        && from.id == to.id
+        && !from.is_host()
+    {
+        return Verdict {
+            allowed: true,
+            reason: "a pod's traffic to itself stays inside the pod; no policy applies".to_owned(),
+            egress: None,
+            ingress: None,
+            notes: Vec::new(),
+        };
     }
     let egress = match &source {
         End::Endpoint(endpoint) => {
@@ -221,7 +237,7 @@ fn summarize(allowed: bool, egress: Option<&DirectionVerdict>, ingress: Option<&
     if egress.is_none() && ingress.is_none() {
         return "allowed: neither end is an endpoint, so no policy applies".to_owned();
     }
-    let part = |verdict: &DirectionVerdict| format!("{} of `{}`: {}", verdict.direction, verdict.endpoint_name, verdict.decision.describe());
+    let part = |verdict: &DirectionVerdict| format!("{} of `{}`: {}", verdict.direction, verdict.endpoint_name, verdict.decision.short());
     if allowed {
         let parts: Vec<String> = [egress, ingress].into_iter().flatten().map(part).collect();
         format!("allowed ({})", parts.join("; "))
@@ -281,7 +297,8 @@ pub fn evaluate_direction(endpoint: &Endpoint, direction: Direction, remote: Num
     if !policy.enforced {
         return verdict;
     }
-    let matching: Vec<&PolicyEntry> = policy.entries.iter().filter(|entry| entry.peers.contains(remote) && entry.l4.matches(flow.protocol, flow.port)).collect();
+    let matching: Vec<&PolicyEntry> =
+        policy.entries.iter().filter(|entry| entry.peers.contains(remote) && entry.l4.matches(flow.protocol, flow.port)).collect();
     let denies: Vec<&PolicyEntry> = matching.iter().copied().filter(|entry| entry.verdict == RuleVerdict::Deny).collect();
     if !denies.is_empty() {
         verdict.allowed = false;
@@ -294,10 +311,9 @@ pub fn evaluate_direction(endpoint: &Endpoint, direction: Direction, remote: Num
         if remote.is_world() {
             for entry in policy.entries.iter().filter(|entry| !entry.pending_fqdns.is_empty() && entry.l4.matches(flow.protocol, flow.port)) {
                 let names = entry.pending_fqdns.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ");
-                verdict.notes.push(format!(
-                    "{} allows toFQDNs {names}, which selects no address until DNS answers are known (polc has none)",
-                    entry.origin.describe()
-                ));
+                verdict
+                    .notes
+                    .push(format!("{} allows toFQDNs {names}, which selects no address until DNS answers are known (polc has none)", entry.origin.describe()));
             }
         }
         if policy.default_deny {

@@ -410,7 +410,8 @@ impl PolicyIr {
     /// the CIDR identity of the longest prefix holding it, else `world` (of the address's family
     /// in a dual-stack cluster).
     pub fn identity_of_external_address(&self, address: IpAddr) -> NumericIdentity {
-        if let Some(reserved) = self.reserved_addresses.iter().filter(|reserved| reserved.prefix.contains(address)).max_by_key(|reserved| reserved.prefix.length())
+        if let Some(reserved) =
+            self.reserved_addresses.iter().filter(|reserved| reserved.prefix.contains(address)).max_by_key(|reserved| reserved.prefix.length())
         {
             return reserved.identity;
         }

@@ -41,10 +41,7 @@ fn a_deny_wins_over_a_more_specific_allow() {
     let mut endpoints = endpoints();
     enforce(
         &mut endpoint_mut(&mut endpoints, BACKEND).ingress,
-        vec![
-            entry(RuleVerdict::Allow, peers(&[FRONTEND_ID]), tcp(8080), "allow-exact"),
-            entry(RuleVerdict::Deny, Peers::Any, L4Match::Any, "deny-everything"),
-        ],
+        vec![entry(RuleVerdict::Allow, peers(&[FRONTEND_ID]), tcp(8080), "allow-exact"), entry(RuleVerdict::Deny, Peers::Any, L4Match::Any, "deny-everything")],
     );
     let ir = ir_with(endpoints);
     let verdict = evaluate(&ir, &flow(FlowEnd::Endpoint(FRONTEND), FlowEnd::Endpoint(BACKEND), 8080));
@@ -117,7 +114,10 @@ fn without_default_deny_only_denies_and_l7_restrict() {
     assert_eq!(other_port.ingress.as_ref().unwrap().decision, Decision::AllowedByDefault);
     assert!(other_port.allowed);
     assert!(!evaluate(&ir, &flow(FlowEnd::Endpoint(DB), FlowEnd::Endpoint(BACKEND), 9999)).allowed);
-    let post = Flow { l7: Some(L7Request::Http(HttpRequest { method: "POST".to_owned(), ..HttpRequest::default() })), ..flow(FlowEnd::Endpoint(FRONTEND), FlowEnd::Endpoint(BACKEND), 80) };
+    let post = Flow {
+        l7: Some(L7Request::Http(HttpRequest { method: "POST".to_owned(), ..HttpRequest::default() })),
+        ..flow(FlowEnd::Endpoint(FRONTEND), FlowEnd::Endpoint(BACKEND), 80)
+    };
     let verdict = evaluate(&ir, &post);
     assert!(!verdict.allowed);
     assert_eq!(verdict.ingress.unwrap().decision, Decision::DeniedByL7);
@@ -221,7 +221,8 @@ fn an_unknown_endpoint_id_is_denied_with_a_reason() {
 fn the_ipcache_is_relative_to_the_node() {
     let ir = ir_with(endpoints());
     let on_a = ir.ipcache(Some("node-a"));
-    let lookup = |table: &[(IpPrefix, NumericIdentity)], address: &str| table.iter().find(|(prefix, _)| *prefix == IpPrefix::parse(address).unwrap()).map(|(_, id)| *id);
+    let lookup =
+        |table: &[(IpPrefix, NumericIdentity)], address: &str| table.iter().find(|(prefix, _)| *prefix == IpPrefix::parse(address).unwrap()).map(|(_, id)| *id);
     assert_eq!(lookup(&on_a, "192.168.0.1"), Some(NumericIdentity::HOST));
     assert_eq!(lookup(&on_a, "192.168.0.2"), Some(NumericIdentity::REMOTE_NODE));
     assert_eq!(lookup(&on_a, "10.0.2.20"), Some(BACKEND_ID));

@@ -12,15 +12,7 @@ use proptest::prelude::*;
 const ENDPOINT_IDS: [EndpointId; 5] = [FRONTEND, BACKEND, DB, HOST_A, HOST_B];
 
 fn identity_strategy() -> impl Strategy<Value = NumericIdentity> {
-    prop::sample::select(vec![
-        FRONTEND_ID,
-        BACKEND_ID,
-        DB_ID,
-        CIDR_ID,
-        NumericIdentity::WORLD,
-        NumericIdentity::HOST,
-        NumericIdentity::REMOTE_NODE,
-    ])
+    prop::sample::select(vec![FRONTEND_ID, BACKEND_ID, DB_ID, CIDR_ID, NumericIdentity::WORLD, NumericIdentity::HOST, NumericIdentity::REMOTE_NODE])
 }
 
 fn peers_strategy() -> impl Strategy<Value = Peers> {
@@ -110,8 +102,13 @@ fn request_strategy() -> impl Strategy<Value = Option<L7Request>> {
 }
 
 fn flow_strategy() -> impl Strategy<Value = Flow> {
-    (end_strategy(), end_strategy(), protocol_strategy(), port_strategy(), request_strategy())
-        .prop_map(|(source, destination, protocol, port, l7)| Flow { source, destination, protocol, port, l7 })
+    (end_strategy(), end_strategy(), protocol_strategy(), port_strategy(), request_strategy()).prop_map(|(source, destination, protocol, port, l7)| Flow {
+        source,
+        destination,
+        protocol,
+        port,
+        l7,
+    })
 }
 
 /// The endpoints whose policy a flow meets, with the direction.

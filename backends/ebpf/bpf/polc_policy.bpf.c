@@ -568,6 +568,7 @@ static __always_inline int polc_handle(struct __sk_buff *skb, const __u8 egress)
 	const struct polc_ipcache_value *ipval;
 	void *policy_map, *ipcache_map;
 	__u32 zero = 0, slot = 0;
+	__u64 now = 0;
 	volatile __u32 *selected;
 	__be16 proto;
 	int ret;
@@ -634,10 +635,11 @@ static __always_inline int polc_handle(struct __sk_buff *skb, const __u8 egress)
 	}
 
 	/* 4. Replies of tracked flows skip policy. */
+	if (enable_conntrack && (pkt.ct_reply || pkt.ct_create))
+		now = bpf_ktime_get_ns();
 	if (enable_conntrack && pkt.ct_reply) {
 		struct polc_ct_key ct = {};
 		struct polc_ct_value *entry;
-		__u64 now = bpf_ktime_get_ns();
 
 		fill_ct_key(&ct, &pkt, egress, 1);
 		entry = bpf_map_lookup_elem(&polc_ct, &ct);
@@ -655,7 +657,6 @@ static __always_inline int polc_handle(struct __sk_buff *skb, const __u8 egress)
 		struct polc_ct_key ct = {};
 		struct polc_ct_value fresh;
 		struct polc_ct_value *entry;
-		__u64 now = bpf_ktime_get_ns();
 
 		fill_ct_key(&ct, &pkt, egress, 0);
 		fresh.expires_ns = now + ct_lifetime(&pkt);

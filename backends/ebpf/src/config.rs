@@ -81,11 +81,7 @@ impl DatapathConfig {
     /// The configuration used to cross-check the kernel against the userspace model:
     /// verdicts recorded, no connection tracking (the model is stateless).
     pub fn for_test_run() -> Self {
-        DatapathConfig {
-            record_verdict: true,
-            enable_conntrack: false,
-            ..DatapathConfig::default()
-        }
+        DatapathConfig { record_verdict: true, enable_conntrack: false, ..DatapathConfig::default() }
     }
 
     /// Whether `direction` drops packets that no entry matches.

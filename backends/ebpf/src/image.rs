@@ -12,9 +12,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::layout::{
-    self, Direction, IPCACHE_KEY_SIZE, IPCACHE_VALUE_SIZE, POLICY_KEY_SIZE, POLICY_STATIC_PREFIX_BITS, POLICY_VALUE_SIZE, PolicyValueFields,
-};
+use crate::layout::{self, Direction, IPCACHE_KEY_SIZE, IPCACHE_VALUE_SIZE, POLICY_KEY_SIZE, POLICY_STATIC_PREFIX_BITS, POLICY_VALUE_SIZE, PolicyValueFields};
 
 /// Default policy map capacity (Cilium's `bpf-policy-map-max` default).
 pub const DEFAULT_POLICY_MAP_MAX_ENTRIES: u32 = 16_384;
@@ -68,11 +66,7 @@ impl PolicyEntry {
 
     /// A deny at priority 0.
     pub fn deny(identity: u32, direction: Direction, protocol: u8, port: u16, port_prefix_len: u8) -> Self {
-        PolicyEntry {
-            deny: true,
-            precedence: layout::precedence::deny(0),
-            ..PolicyEntry::allow(identity, direction, protocol, port, port_prefix_len)
-        }
+        PolicyEntry { deny: true, precedence: layout::precedence::deny(0), ..PolicyEntry::allow(identity, direction, protocol, port, port_prefix_len) }
     }
 
     /// An allow with an L7 redirect to `proxy_port` at the default listener priority.
@@ -87,37 +81,24 @@ impl PolicyEntry {
     /// The LPM prefix length of this entry's key, after validation.
     pub fn key_prefix_len(&self) -> Result<u32, ImageError> {
         if self.port_prefix_len > 16 {
-            return Err(ImageError::new(format!(
-                "port prefix length `{}` is larger than 16 bits",
-                self.port_prefix_len
-            )));
+            return Err(ImageError::new(format!("port prefix length `{}` is larger than 16 bits", self.port_prefix_len)));
         }
         if self.protocol == 0 {
             if self.port != 0 || self.port_prefix_len != 0 {
-                return Err(ImageError::new(format!(
-                    "port `{}` needs a protocol; a port never appears without one",
-                    self.port
-                )));
+                return Err(ImageError::new(format!("port `{}` needs a protocol; a port never appears without one", self.port)));
             }
             return Ok(POLICY_STATIC_PREFIX_BITS);
         }
         if self.port_prefix_len == 0 {
             if self.port != 0 {
-                return Err(ImageError::new(format!(
-                    "port `{}` with port prefix length 0 would match every port; use port 0",
-                    self.port
-                )));
+                return Err(ImageError::new(format!("port `{}` with port prefix length 0 would match every port; use port 0", self.port)));
             }
             return Ok(POLICY_STATIC_PREFIX_BITS + 8);
         }
         let host_bits = 16 - u32::from(self.port_prefix_len);
         let low_mask = ((1u32 << host_bits) - 1) as u16;
         if self.port & low_mask != 0 {
-            return Err(ImageError::new(format!(
-                "port `{}` is not aligned to a block of {} ports",
-                self.port,
-                1u32 << host_bits
-            )));
+            return Err(ImageError::new(format!("port `{}` is not aligned to a block of {} ports", self.port, 1u32 << host_bits)));
         }
         Ok(POLICY_STATIC_PREFIX_BITS + 8 + u32::from(self.port_prefix_len))
     }
@@ -180,10 +161,7 @@ pub fn port_range_blocks(first: u16, last: u16) -> Vec<PortBlock> {
         while host_bits > 0 && start + (1u32 << host_bits) - 1 > end {
             host_bits -= 1;
         }
-        blocks.push(PortBlock {
-            port: start as u16,
-            prefix_len: (16 - host_bits) as u8,
-        });
+        blocks.push(PortBlock { port: start as u16, prefix_len: (16 - host_bits) as u8 });
         start += 1u32 << host_bits;
     }
     blocks
@@ -335,10 +313,7 @@ impl PolicyMapImage {
             let prefix_len = entry.key_prefix_len()?;
             let key = entry.key(prefix_len);
             let candidate = match by_key.get(&key) {
-                Some(existing) => Candidate {
-                    entry: merge(existing.entry, *entry),
-                    prefix_len,
-                },
+                Some(existing) => Candidate { entry: merge(existing.entry, *entry), prefix_len },
                 None => Candidate { entry: *entry, prefix_len },
             };
             by_key.insert(key, candidate);
@@ -383,18 +358,10 @@ impl PolicyMapImage {
 
         let count = by_key.len();
         if count > POLICY_MAP_MAX_ENTRIES_LIMIT as usize {
-            return Err(ImageError::new(format!(
-                "the policy map needs {count} entries, more than the limit of {POLICY_MAP_MAX_ENTRIES_LIMIT}"
-            )));
+            return Err(ImageError::new(format!("the policy map needs {count} entries, more than the limit of {POLICY_MAP_MAX_ENTRIES_LIMIT}")));
         }
-        let encoded = by_key
-            .into_iter()
-            .map(|(key, candidate)| (key, candidate.entry.value(candidate.prefix_len)))
-            .collect();
-        Ok(PolicyMapImage {
-            entries: encoded,
-            max_entries: DEFAULT_POLICY_MAP_MAX_ENTRIES.max(count as u32),
-        })
+        let encoded = by_key.into_iter().map(|(key, candidate)| (key, candidate.entry.value(candidate.prefix_len))).collect();
+        Ok(PolicyMapImage { entries: encoded, max_entries: DEFAULT_POLICY_MAP_MAX_ENTRIES.max(count as u32) })
     }
 
     /// The encoded entries, sorted by key bytes.
@@ -486,18 +453,13 @@ impl IpcacheImage {
             if let Some((prefix, identity)) = by_key.get(&key)
                 && *identity != entry.identity
             {
-                return Err(ImageError::new(format!(
-                    "prefix `{prefix}` is given two identities, `{identity}` and `{}`",
-                    entry.identity
-                )));
+                return Err(ImageError::new(format!("prefix `{prefix}` is given two identities, `{identity}` and `{}`", entry.identity)));
             }
             by_key.insert(key, (entry.prefix, entry.identity));
         }
         let count = by_key.len();
         if count > DEFAULT_IPCACHE_MAX_ENTRIES as usize {
-            return Err(ImageError::new(format!(
-                "the ipcache needs {count} entries, more than the limit of {DEFAULT_IPCACHE_MAX_ENTRIES}"
-            )));
+            return Err(ImageError::new(format!("the ipcache needs {count} entries, more than the limit of {DEFAULT_IPCACHE_MAX_ENTRIES}")));
         }
         Ok(IpcacheImage {
             entries: by_key.into_iter().map(|(key, (_, identity))| (key, layout::encode_ipcache_value(identity))).collect(),
@@ -553,6 +515,8 @@ mod tests {
         for pair in blocks.windows(2) {
             assert_eq!(u32::from(pair[0].last()) + 1, u32::from(pair[1].first()));
         }
+        let documented: Vec<(u16, u8)> = port_range_blocks(1000, 1999).iter().map(|block| (block.port, block.prefix_len)).collect();
+        assert_eq!(documented, vec![(1000, 13), (1008, 12), (1024, 7), (1536, 8), (1792, 9), (1920, 10), (1984, 12)], "the MAPS.md example");
         assert_eq!(port_range_blocks(1024, 2047), vec![PortBlock { port: 1024, prefix_len: 6 }]);
         assert_eq!(port_range_blocks(8080, 8080), vec![PortBlock { port: 8080, prefix_len: 16 }]);
         assert_eq!(port_range_blocks(0, 65535), vec![PortBlock { port: 0, prefix_len: 0 }]);
@@ -617,10 +581,7 @@ mod tests {
                 (fields.identity, fields.direction, fields.prefix_len)
             })
             .collect();
-        assert_eq!(
-            identities,
-            vec![(5, Direction::Ingress, 48), (5, Direction::Egress, 64), (6, Direction::Ingress, 64)]
-        );
+        assert_eq!(identities, vec![(5, Direction::Ingress, 48), (5, Direction::Egress, 64), (6, Direction::Ingress, 64)]);
     }
 
     #[test]
@@ -671,16 +632,14 @@ mod tests {
         assert_eq!(entries.len(), image.len() + 3);
         let summary = |protocol: u8, direction: Direction| {
             let (key, _) = layout::encode_policy_summary(5, direction, protocol, 0);
-            entries
-                .iter()
-                .find(|(candidate, _)| *candidate == key)
-                .map(|(_, value)| u32::from_le_bytes([value[0], value[1], value[2], value[3]]))
+            entries.iter().find(|(candidate, _)| *candidate == key).map(|(_, value)| u32::from_le_bytes([value[0], value[1], value[2], value[3]]))
         };
         assert_eq!(summary(6, Direction::Ingress), Some((1 << 24) | (1 << 14) | 1));
         assert_eq!(summary(17, Direction::Ingress), Some((1 << 8) | 1));
         assert_eq!(summary(6, Direction::Egress), Some(1 << 8));
         assert_eq!(summary(132, Direction::Ingress), None);
-        let wildcard = PolicyMapImage::build(&[PolicyEntry::allow(0, Direction::Egress, 0, 0, 0), PolicyEntry::allow(0, Direction::Egress, 6, 443, 16)]).unwrap();
+        let wildcard =
+            PolicyMapImage::build(&[PolicyEntry::allow(0, Direction::Egress, 0, 0, 0), PolicyEntry::allow(0, Direction::Egress, 6, 443, 16)]).unwrap();
         let entries = wildcard.hash_map_entries();
         assert_eq!(entries.len(), 2 + 256);
         let (key, _) = layout::encode_policy_summary(0, Direction::Egress, 6, 0);

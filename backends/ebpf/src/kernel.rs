@@ -174,11 +174,7 @@ impl Datapath {
         }
         let mut ebpf = loader.load(object::POLICY_OBJECT)?;
         for name in [object::INGRESS_PROGRAM, object::EGRESS_PROGRAM] {
-            let program: &mut SchedClassifier = ebpf
-                .program_mut(name)
-                .ok_or(KernelError::MissingProgram(name))?
-                .try_into()
-                .map_err(program_error(name))?;
+            let program: &mut SchedClassifier = ebpf.program_mut(name).ok_or(KernelError::MissingProgram(name))?.try_into().map_err(program_error(name))?;
             program.load().map_err(program_error(name))?;
         }
         let mut take = |name: &'static str| ebpf.take_map(name).ok_or(KernelError::MissingMap(name));
@@ -194,12 +190,7 @@ impl Datapath {
             active_slot: None,
             generation: 0,
         };
-        Ok(Datapath {
-            ebpf,
-            config: *config,
-            generations: Mutex::new(generations),
-            links: Vec::new(),
-        })
+        Ok(Datapath { ebpf, config: *config, generations: Mutex::new(generations), links: Vec::new() })
     }
 
     pub fn config(&self) -> &DatapathConfig {
@@ -222,19 +213,11 @@ impl Datapath {
     }
 
     fn program(&self, name: &'static str) -> Result<&SchedClassifier, KernelError> {
-        self.ebpf
-            .program(name)
-            .ok_or(KernelError::MissingProgram(name))?
-            .try_into()
-            .map_err(program_error(name))
+        self.ebpf.program(name).ok_or(KernelError::MissingProgram(name))?.try_into().map_err(program_error(name))
     }
 
     fn program_mut(&mut self, name: &'static str) -> Result<&mut SchedClassifier, KernelError> {
-        self.ebpf
-            .program_mut(name)
-            .ok_or(KernelError::MissingProgram(name))?
-            .try_into()
-            .map_err(program_error(name))
+        self.ebpf.program_mut(name).ok_or(KernelError::MissingProgram(name))?.try_into().map_err(program_error(name))
     }
 
     /// Creates and fills the inner maps of a generation (not yet visible to packets).
@@ -270,10 +253,7 @@ impl Datapath {
     /// flowing (and test runs may go on in other threads) while this runs.
     pub fn install(&self, policy: &PolicyMapImage, ipcache: &IpcacheImage) -> Result<GenerationSwitch, KernelError> {
         if ipcache.cluster_id() != self.config.cluster_id {
-            return Err(KernelError::ClusterMismatch {
-                image: ipcache.cluster_id(),
-                configured: self.config.cluster_id,
-            });
+            return Err(KernelError::ClusterMismatch { image: ipcache.cluster_id(), configured: self.config.cluster_id });
         }
         let (policy_map, ipcache_map) = self.fill_inner_maps(policy, ipcache)?;
         let mut generations = self.lock_generations();
@@ -286,10 +266,7 @@ impl Datapath {
         // The spare slot is not selected, so these writes are invisible to packets. Each
         // outer-map update returns only after an RCU grace period.
         generations.set_policy(slot, &policy_map)?;
-        generations
-            .ipcache_outer
-            .set(slot, &ipcache_map, 0)
-            .map_err(map_error(object::IPCACHE_GENERATIONS_MAP))?;
+        generations.ipcache_outer.set(slot, &ipcache_map, 0).map_err(map_error(object::IPCACHE_GENERATIONS_MAP))?;
 
         // The flip: one 4-byte array write.
         generations.selector.set(0, slot, 0).map_err(map_error(object::GENERATION_SELECTOR_MAP))?;
@@ -302,11 +279,7 @@ impl Datapath {
 
         generations.active_slot = Some(slot);
         generations.generation += 1;
-        Ok(GenerationSwitch {
-            generation: generations.generation,
-            slot,
-            previous_slot,
-        })
+        Ok(GenerationSwitch { generation: generations.generation, slot, previous_slot })
     }
 
     /// Runs `frame` through the program for `direction` once.
@@ -318,13 +291,8 @@ impl Datapath {
         let program = self.program(name)?;
         let context_in = [0u8; SKB_CONTEXT_SIZE];
         let mut context_out = [0u8; SKB_CONTEXT_SIZE];
-        let options = TestRunOptions {
-            data_in: Some(frame),
-            ctx_in: Some(&context_in),
-            ctx_out: Some(&mut context_out),
-            repeat: 1,
-            ..TestRunOptions::default()
-        };
+        let options =
+            TestRunOptions { data_in: Some(frame), ctx_in: Some(&context_in), ctx_out: Some(&mut context_out), repeat: 1, ..TestRunOptions::default() };
         let result = program.test_run(options).map_err(program_error(name))?;
         let word = |offset: usize| u32::from_le_bytes([context_out[offset], context_out[offset + 1], context_out[offset + 2], context_out[offset + 3]]);
         let mark = word(SKB_MARK_OFFSET);
@@ -351,12 +319,7 @@ impl Datapath {
         } else {
             (None, None)
         };
-        Ok(TestRunVerdict {
-            return_code: result.return_value,
-            mark,
-            verdict,
-            slot,
-        })
+        Ok(TestRunVerdict { return_code: result.return_value, mark, verdict, slot })
     }
 
     /// Runs `frame` `repeat` times in the kernel and returns the kernel's average time per run.
@@ -366,11 +329,7 @@ impl Datapath {
         }
         let name = program_name(direction);
         let program = self.program(name)?;
-        let options = TestRunOptions {
-            data_in: Some(frame),
-            repeat: repeat.max(1),
-            ..TestRunOptions::default()
-        };
+        let options = TestRunOptions { data_in: Some(frame), repeat: repeat.max(1), ..TestRunOptions::default() };
         let result = program.test_run(options).map_err(program_error(name))?;
         Ok(result.duration)
     }
@@ -446,10 +405,7 @@ pub fn running_as_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with("Uid:"))
-                .and_then(|line| line.split_whitespace().nth(2).map(|effective| effective == "0"))
+            status.lines().find(|line| line.starts_with("Uid:")).and_then(|line| line.split_whitespace().nth(2).map(|effective| effective == "0"))
         })
         .unwrap_or(false)
 }

@@ -12,6 +12,7 @@
 //!
 //! `MAPS.md` documents every map byte for byte.
 
+pub mod bundle;
 pub mod config;
 pub mod image;
 pub mod kernel;

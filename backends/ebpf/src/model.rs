@@ -25,10 +25,7 @@ pub struct LpmTable<const DATA: usize, V> {
 
 impl<const DATA: usize, V: Copy> LpmTable<DATA, V> {
     pub fn new() -> Self {
-        LpmTable {
-            entries: BTreeMap::new(),
-            max_prefix: 0,
-        }
+        LpmTable { entries: BTreeMap::new(), max_prefix: 0 }
     }
 
     /// Inserts (or replaces) the entry for `prefix_len` bits of `data`.
@@ -109,9 +106,7 @@ impl DatapathModel {
             (layout::FAMILY_IPV6, 128, self.config.world_identity_ipv6)
         };
         data[3] = family;
-        self.ipcache
-            .lookup(layout::IPCACHE_STATIC_PREFIX_BITS + address_bits, &data)
-            .unwrap_or(world)
+        self.ipcache.lookup(layout::IPCACHE_STATIC_PREFIX_BITS + address_bits, &data).unwrap_or(world)
     }
 
     fn policy_lookup(&self, identity: u32, direction: Direction, packet: &ParsedPacket) -> Option<PolicyValueFields> {
@@ -177,9 +172,7 @@ impl DatapathModel {
                 let l4 = self.policy_lookup(0, direction, packet);
                 let prefer_l4 = match (l4, l3) {
                     (Some(_), None) => true,
-                    (Some(l4), Some(l3)) => {
-                        l4.precedence > l3.precedence || (l4.precedence == l3.precedence && l4.lpm_prefix_len > l3.lpm_prefix_len)
-                    }
+                    (Some(l4), Some(l3)) => l4.precedence > l3.precedence || (l4.precedence == l3.precedence && l4.lpm_prefix_len > l3.lpm_prefix_len),
                     _ => false,
                 };
                 if prefer_l4 {
@@ -258,14 +251,8 @@ mod tests {
     fn model(entries: &[PolicyEntry]) -> DatapathModel {
         let ipcache = IpcacheImage::build(
             &[
-                IpcacheEntry {
-                    prefix: IpPrefix::host(address(1)),
-                    identity: 1000,
-                },
-                IpcacheEntry {
-                    prefix: IpPrefix::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 0)), 24).unwrap(),
-                    identity: 2000,
-                },
+                IpcacheEntry { prefix: IpPrefix::host(address(1)), identity: 1000 },
+                IpcacheEntry { prefix: IpPrefix::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 0)), 24).unwrap(), identity: 2000 },
             ],
             0,
         )
@@ -297,34 +284,22 @@ mod tests {
     #[test]
     fn l4_only_deny_beats_l3_allow_and_l3_deny_is_final() {
         let frame = build_frame(&PacketSpec::tcp(address(1), address(9), 80)).unwrap();
-        let verdict = model(&[
-            PolicyEntry::allow(1000, Direction::Ingress, 6, 80, 16),
-            PolicyEntry::deny(0, Direction::Ingress, 6, 0, 0),
-        ])
-        .evaluate(Direction::Ingress, &frame);
+        let verdict = model(&[PolicyEntry::allow(1000, Direction::Ingress, 6, 80, 16), PolicyEntry::deny(0, Direction::Ingress, 6, 0, 0)])
+            .evaluate(Direction::Ingress, &frame);
         assert_eq!((verdict.reason, verdict.match_kind), (Reason::DropPolicyDeny, MatchKind::L4Only));
-        let verdict = model(&[
-            PolicyEntry::deny(1000, Direction::Ingress, 0, 0, 0),
-            PolicyEntry::allow(0, Direction::Ingress, 6, 80, 16),
-        ])
-        .evaluate(Direction::Ingress, &frame);
+        let verdict = model(&[PolicyEntry::deny(1000, Direction::Ingress, 0, 0, 0), PolicyEntry::allow(0, Direction::Ingress, 6, 80, 16)])
+            .evaluate(Direction::Ingress, &frame);
         assert_eq!((verdict.reason, verdict.match_kind), (Reason::DropPolicyDeny, MatchKind::L3));
     }
 
     #[test]
     fn equal_precedence_prefers_the_longer_l4_only_entry() {
         let frame = build_frame(&PacketSpec::tcp(address(1), address(9), 80)).unwrap();
-        let verdict = model(&[
-            PolicyEntry::allow(1000, Direction::Ingress, 6, 0, 0),
-            PolicyEntry::allow(0, Direction::Ingress, 6, 80, 16),
-        ])
-        .evaluate(Direction::Ingress, &frame);
+        let verdict = model(&[PolicyEntry::allow(1000, Direction::Ingress, 6, 0, 0), PolicyEntry::allow(0, Direction::Ingress, 6, 80, 16)])
+            .evaluate(Direction::Ingress, &frame);
         assert_eq!((verdict.reason, verdict.match_lpm_len), (Reason::AllowL4Only, 24));
-        let verdict = model(&[
-            PolicyEntry::allow(1000, Direction::Ingress, 6, 80, 16),
-            PolicyEntry::allow(0, Direction::Ingress, 6, 0, 0),
-        ])
-        .evaluate(Direction::Ingress, &frame);
+        let verdict = model(&[PolicyEntry::allow(1000, Direction::Ingress, 6, 80, 16), PolicyEntry::allow(0, Direction::Ingress, 6, 0, 0)])
+            .evaluate(Direction::Ingress, &frame);
         assert_eq!((verdict.reason, verdict.match_lpm_len), (Reason::AllowL3, 24));
     }
 

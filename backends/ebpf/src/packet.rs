@@ -34,13 +34,28 @@ pub const MAX_IPV6_EXTENSION_HEADERS: usize = 6;
 /// The transport part of a crafted packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Transport {
-    Tcp { source_port: u16, destination_port: u16 },
-    Udp { source_port: u16, destination_port: u16 },
-    Sctp { source_port: u16, destination_port: u16 },
+    Tcp {
+        source_port: u16,
+        destination_port: u16,
+    },
+    Udp {
+        source_port: u16,
+        destination_port: u16,
+    },
+    Sctp {
+        source_port: u16,
+        destination_port: u16,
+    },
     /// ICMP in an IPv4 packet, ICMPv6 in an IPv6 packet.
-    Icmp { icmp_type: u8, code: u8, identifier: u16 },
+    Icmp {
+        icmp_type: u8,
+        code: u8,
+        identifier: u16,
+    },
     /// Any other protocol, with an 8-byte zero payload.
-    Other { protocol: u8 },
+    Other {
+        protocol: u8,
+    },
 }
 
 impl Transport {
@@ -92,48 +107,19 @@ pub struct PacketSpec {
 impl PacketSpec {
     /// A whole, unoptioned packet.
     pub fn new(source: IpAddr, destination: IpAddr, transport: Transport) -> Self {
-        PacketSpec {
-            source,
-            destination,
-            transport,
-            fragment: Fragment::Whole,
-            ipv6_extension_headers: Vec::new(),
-            ipv4_options_len: 0,
-            truncate_to: None,
-        }
+        PacketSpec { source, destination, transport, fragment: Fragment::Whole, ipv6_extension_headers: Vec::new(), ipv4_options_len: 0, truncate_to: None }
     }
 
     pub fn tcp(source: IpAddr, destination: IpAddr, destination_port: u16) -> Self {
-        PacketSpec::new(
-            source,
-            destination,
-            Transport::Tcp {
-                source_port: 40000,
-                destination_port,
-            },
-        )
+        PacketSpec::new(source, destination, Transport::Tcp { source_port: 40000, destination_port })
     }
 
     pub fn udp(source: IpAddr, destination: IpAddr, destination_port: u16) -> Self {
-        PacketSpec::new(
-            source,
-            destination,
-            Transport::Udp {
-                source_port: 40000,
-                destination_port,
-            },
-        )
+        PacketSpec::new(source, destination, Transport::Udp { source_port: 40000, destination_port })
     }
 
     pub fn sctp(source: IpAddr, destination: IpAddr, destination_port: u16) -> Self {
-        PacketSpec::new(
-            source,
-            destination,
-            Transport::Sctp {
-                source_port: 40000,
-                destination_port,
-            },
-        )
+        PacketSpec::new(source, destination, Transport::Sctp { source_port: 40000, destination_port })
     }
 
     pub fn icmp(source: IpAddr, destination: IpAddr, icmp_type: u8, code: u8) -> Self {
@@ -185,10 +171,7 @@ pub fn ethertype_frame(ethertype: u16) -> Vec<u8> {
 
 fn transport_bytes(transport: &Transport) -> Vec<u8> {
     match *transport {
-        Transport::Tcp {
-            source_port,
-            destination_port,
-        } => {
+        Transport::Tcp { source_port, destination_port } => {
             let mut bytes = Vec::with_capacity(20);
             bytes.extend_from_slice(&source_port.to_be_bytes());
             bytes.extend_from_slice(&destination_port.to_be_bytes());
@@ -199,10 +182,7 @@ fn transport_bytes(transport: &Transport) -> Vec<u8> {
             bytes.extend_from_slice(&[0, 0, 0, 0]); // checksum, urgent pointer
             bytes
         }
-        Transport::Udp {
-            source_port,
-            destination_port,
-        } => {
+        Transport::Udp { source_port, destination_port } => {
             let mut bytes = Vec::with_capacity(16);
             bytes.extend_from_slice(&source_port.to_be_bytes());
             bytes.extend_from_slice(&destination_port.to_be_bytes());
@@ -211,10 +191,7 @@ fn transport_bytes(transport: &Transport) -> Vec<u8> {
             bytes.extend_from_slice(b"polc-udp");
             bytes
         }
-        Transport::Sctp {
-            source_port,
-            destination_port,
-        } => {
+        Transport::Sctp { source_port, destination_port } => {
             let mut bytes = Vec::with_capacity(12);
             bytes.extend_from_slice(&source_port.to_be_bytes());
             bytes.extend_from_slice(&destination_port.to_be_bytes());
@@ -327,12 +304,7 @@ pub fn build_frame(spec: &PacketSpec) -> Result<Vec<u8>, PacketError> {
             frame
         }
         _ => {
-            return Err(PacketError {
-                message: format!(
-                    "source `{}` and destination `{}` are of different families",
-                    spec.source, spec.destination
-                ),
-            });
+            return Err(PacketError { message: format!("source `{}` and destination `{}` are of different families", spec.source, spec.destination) });
         }
     };
     if let Some(length) = spec.truncate_to {
@@ -449,10 +421,7 @@ fn parse_ipv4(frame: &[u8], packet: &mut ParsedPacket, config: &DatapathConfig) 
 }
 
 fn is_ipv6_extension(next_header: u8) -> bool {
-    matches!(
-        next_header,
-        IPV6_EXT_HOP_BY_HOP | IPV6_EXT_ROUTING | IPV6_EXT_DESTINATION | IPV6_EXT_AUTH | IPV6_EXT_FRAGMENT
-    )
+    matches!(next_header, IPV6_EXT_HOP_BY_HOP | IPV6_EXT_ROUTING | IPV6_EXT_DESTINATION | IPV6_EXT_AUTH | IPV6_EXT_FRAGMENT)
 }
 
 fn parse_ipv6(frame: &[u8], packet: &mut ParsedPacket, config: &DatapathConfig) -> Option<Reason> {
@@ -507,10 +476,7 @@ fn parse_ipv6(frame: &[u8], packet: &mut ParsedPacket, config: &DatapathConfig) 
 pub fn parse_frame(frame: &[u8], config: &DatapathConfig) -> ParseOutcome {
     let mut packet = ParsedPacket::default();
     let Some(ethertype) = load::<2>(frame, 12) else {
-        return ParseOutcome {
-            packet,
-            early_verdict: Some(Reason::DropInvalid),
-        };
+        return ParseOutcome { packet, early_verdict: Some(Reason::DropInvalid) };
     };
     let early_verdict = match u16::from_be_bytes(ethertype) {
         ETHERTYPE_ARP => Some(Reason::AllowNonIp),
@@ -581,10 +547,7 @@ mod tests {
     fn icmp_type_is_the_policy_port_only_when_icmp_rules_are_on() {
         let frame = build_frame(&PacketSpec::icmp(v4(1), v4(2), 8, 0)).unwrap();
         assert_eq!(parse_frame(&frame, &DatapathConfig::default()).packet.policy_port, 8);
-        let off = DatapathConfig {
-            enable_icmp_rule: false,
-            ..DatapathConfig::default()
-        };
+        let off = DatapathConfig { enable_icmp_rule: false, ..DatapathConfig::default() };
         assert_eq!(parse_frame(&frame, &off).packet.policy_port, 0);
         let frame = build_frame(&PacketSpec::icmp(v6(1), v6(2), 135, 0)).unwrap();
         assert!(parse_frame(&frame, &DatapathConfig::default()).packet.icmp_control);

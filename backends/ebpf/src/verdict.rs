@@ -62,10 +62,7 @@ impl Reason {
     /// Whether policy (rather than parsing or configuration) dropped the packet; audit mode
     /// turns exactly these into allows.
     pub fn is_policy_drop(self) -> bool {
-        matches!(
-            self,
-            Reason::DropPolicy | Reason::DropPolicyDeny | Reason::DropAuthRequired | Reason::DropFragmentNotSupported
-        )
+        matches!(self, Reason::DropPolicy | Reason::DropPolicyDeny | Reason::DropAuthRequired | Reason::DropFragmentNotSupported)
     }
 
     /// Stable kebab-case name.

@@ -50,18 +50,8 @@ fn build_command() -> String {
 
 /// Builds the object from the sources in `directory` and returns its bytes.
 fn build_in(directory: &Path) -> Vec<u8> {
-    let output = Command::new("clang")
-        .args(CLANG_ARGUMENTS)
-        .arg(OBJECT_FILE)
-        .current_dir(directory)
-        .output()
-        .expect("clang runs");
-    assert!(
-        output.status.success(),
-        "clang failed in `{}`:\n{}",
-        directory.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = Command::new("clang").args(CLANG_ARGUMENTS).arg(OBJECT_FILE).current_dir(directory).output().expect("clang runs");
+    assert!(output.status.success(), "clang failed in `{}`:\n{}", directory.display(), String::from_utf8_lossy(&output.stderr));
     read(&directory.join(OBJECT_FILE))
 }
 
@@ -96,10 +86,7 @@ fn committed_object_is_up_to_date() {
     let committed = read(&directory.join(OBJECT_FILE));
     // After regenerating, the crate embeds the new object only once it is rebuilt.
     if !regenerate {
-        assert!(
-            committed == polc_ebpf::object::POLICY_OBJECT,
-            "the embedded object differs from `bpf/{OBJECT_FILE}`; rebuild the crate"
-        );
+        assert!(committed == polc_ebpf::object::POLICY_OBJECT, "the embedded object differs from `bpf/{OBJECT_FILE}`; rebuild the crate");
     }
 
     // 1. Digests of the sources and the object, with or without clang.

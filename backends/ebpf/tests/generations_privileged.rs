@@ -14,14 +14,7 @@ use polc_ebpf::{DatapathConfig, Direction, IpPrefix, IpcacheEntry, IpcacheImage,
 const TCP: u8 = 6;
 
 fn ipcache(identity: u32) -> IpcacheImage {
-    IpcacheImage::build(
-        &[IpcacheEntry {
-            prefix: IpPrefix::host(v4(10, 9, 0, 1)),
-            identity,
-        }],
-        0,
-    )
-    .expect("ipcache builds")
+    IpcacheImage::build(&[IpcacheEntry { prefix: IpPrefix::host(v4(10, 9, 0, 1)), identity }], 0).expect("ipcache builds")
 }
 
 #[test]

@@ -22,17 +22,8 @@ const PACKETS_PER_CASE: usize = 40;
 /// lookup modes and a few
 /// random ones from a fixed seed (loading verifies the programs, so it is not done per case).
 fn load_datapaths() -> Vec<Datapath> {
-    let default = DatapathConfig {
-        endpoint_identity: 3000,
-        ..DatapathConfig::for_test_run()
-    };
-    let mut configs = vec![
-        default,
-        DatapathConfig {
-            policy_map_hash: true,
-            ..default
-        },
-    ];
+    let default = DatapathConfig { endpoint_identity: 3000, ..DatapathConfig::for_test_run() };
+    let mut configs = vec![default, DatapathConfig { policy_map_hash: true, ..default }];
     let mut seeded = TestRunner::new_with_rng(Config::default(), TestRng::deterministic_rng(RngAlgorithm::ChaCha));
     while configs.len() < CONFIGS {
         let config = strategies::config().new_tree(&mut seeded).expect("config generates").current();
@@ -65,11 +56,7 @@ fn model_agrees_with_kernel_on_random_images_and_packets_privileged() {
         prop::collection::vec(strategies::ipcache_entry(), 0..12),
         prop::collection::vec(strategies::packet(), PACKETS_PER_CASE),
     );
-    let mut runner = TestRunner::new(Config {
-        cases: CASES,
-        failure_persistence: None,
-        ..Config::default()
-    });
+    let mut runner = TestRunner::new(Config { cases: CASES, failure_persistence: None, ..Config::default() });
     let result = runner.run(&strategy, |(config_index, entries, ipcache_entries, packets)| {
         let policy = PolicyMapImage::build(&entries).map_err(|error| TestCaseError::fail(error.to_string()))?;
         let ipcache = IpcacheImage::build(&unique_ipcache(&ipcache_entries), 0).map_err(|error| TestCaseError::fail(error.to_string()))?;

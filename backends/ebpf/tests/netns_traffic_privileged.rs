@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use aya::programs::{SchedClassifier, TcAttachType};
 use common::{privileged, v4, v6};
 use polc_ebpf::kernel::Datapath;
 use polc_ebpf::{DatapathConfig, Direction, IpPrefix, IpcacheEntry, IpcacheImage, PolicyEntry, PolicyMapImage, Reason};
@@ -41,22 +42,14 @@ struct NamespacePair {
 
 fn ip(arguments: &[&str]) {
     let output = Command::new("ip").args(arguments).output().expect("`ip` runs (iproute2 is installed)");
-    assert!(
-        output.status.success(),
-        "`ip {}` failed: {}",
-        arguments.join(" "),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "`ip {}` failed: {}", arguments.join(" "), String::from_utf8_lossy(&output.stderr));
 }
 
 impl NamespacePair {
     fn create() -> NamespacePair {
         let index = NEXT_PAIR.fetch_add(1, Ordering::SeqCst);
         let prefix = format!("polc-{}-{index}", std::process::id());
-        let pair = NamespacePair {
-            endpoint: format!("{prefix}-ep"),
-            peer: format!("{prefix}-peer"),
-        };
+        let pair = NamespacePair { endpoint: format!("{prefix}-ep"), peer: format!("{prefix}-peer") };
         ip(&["netns", "add", &pair.endpoint]);
         ip(&["netns", "add", &pair.peer]);
         ip(&["link", "add", "ve0", "netns", &pair.endpoint, "type", "veth", "peer", "name", "vp0", "netns", &pair.peer]);
@@ -116,10 +109,7 @@ fn ipcache() -> IpcacheImage {
     let mut entries = Vec::new();
     for family in [4, 6] {
         for (address, identity) in [(peer_address(family), PEER), (stranger_address(family), STRANGER), (endpoint_address(family), ENDPOINT)] {
-            entries.push(IpcacheEntry {
-                prefix: IpPrefix::host(address),
-                identity,
-            });
+            entries.push(IpcacheEntry { prefix: IpPrefix::host(address), identity });
         }
     }
     IpcacheImage::build(&entries, 0).expect("ipcache builds")
@@ -127,14 +117,18 @@ fn ipcache() -> IpcacheImage {
 
 /// Loads the datapath, installs `policy`, and attaches it to `ve0` inside the endpoint namespace.
 fn attach(pair: &NamespacePair, policy: &[PolicyEntry]) -> Datapath {
-    let config = DatapathConfig {
-        endpoint_identity: ENDPOINT,
-        ..DatapathConfig::default()
-    };
+    let config = DatapathConfig { endpoint_identity: ENDPOINT, ..DatapathConfig::default() };
     let mut datapath = Datapath::load(&config).expect("datapath loads");
     datapath.install(&PolicyMapImage::build(policy).expect("policy builds"), &ipcache()).expect("install");
     let datapath_ref = &mut datapath;
-    in_namespace(&pair.endpoint, move || datapath_ref.attach("ve0").expect("tcx attach on ve0"));
+    let attached = in_namespace(&pair.endpoint, move || {
+        datapath_ref.attach("ve0").expect("tcx attach on ve0");
+        [TcAttachType::Ingress, TcAttachType::Egress].map(|attach_type| {
+            let (_, programs) = SchedClassifier::query_tcx("ve0", attach_type).expect("tcx query");
+            programs.iter().filter_map(|program| program.name_as_str().map(str::to_string)).collect::<Vec<_>>()
+        })
+    });
+    assert_eq!(attached, [vec!["polc_ingress".to_string()], vec!["polc_egress".to_string()]], "tcx links on ve0");
     datapath
 }
 
@@ -226,13 +220,7 @@ fn tcp_over_ipv4_and_ipv6_follows_policy_privileged() {
         return;
     }
     let pair = NamespacePair::create();
-    let datapath = attach(
-        &pair,
-        &[
-            PolicyEntry::allow(PEER, Direction::Ingress, TCP, 8080, 16),
-            PolicyEntry::allow(PEER, Direction::Egress, TCP, 9090, 16),
-        ],
-    );
+    let datapath = attach(&pair, &[PolicyEntry::allow(PEER, Direction::Ingress, TCP, 8080, 16), PolicyEntry::allow(PEER, Direction::Egress, TCP, 9090, 16)]);
     let stop = AtomicBool::new(false);
     std::thread::scope(|scope| {
         let mut endpoint_listeners = Vec::new();
@@ -254,37 +242,25 @@ fn tcp_over_ipv4_and_ipv6_follows_policy_privileged() {
         let mut failures = Vec::new();
         let mut check = |what: String, expected: bool, actual: bool| {
             if expected != actual {
-                failures.push(format!("{what}: expected {}, got {}", if expected { "connected" } else { "blocked" }, if actual { "connected" } else { "blocked" }));
+                failures.push(format!(
+                    "{what}: expected {}, got {}",
+                    if expected { "connected" } else { "blocked" },
+                    if actual { "connected" } else { "blocked" }
+                ));
             }
         };
         for family in [4, 6] {
             let to_endpoint = |port| SocketAddr::new(endpoint_address(family), port);
             let to_peer = |port| SocketAddr::new(peer_address(family), port);
-            check(
-                format!("ipv{family} peer -> endpoint:8080"),
-                true,
-                tcp_exchange(&pair.peer, Some(peer_address(family)), to_endpoint(8080), ALLOWED_WAIT),
-            );
-            check(
-                format!("ipv{family} peer -> endpoint:8081"),
-                false,
-                tcp_exchange(&pair.peer, Some(peer_address(family)), to_endpoint(8081), DENIED_WAIT),
-            );
+            check(format!("ipv{family} peer -> endpoint:8080"), true, tcp_exchange(&pair.peer, Some(peer_address(family)), to_endpoint(8080), ALLOWED_WAIT));
+            check(format!("ipv{family} peer -> endpoint:8081"), false, tcp_exchange(&pair.peer, Some(peer_address(family)), to_endpoint(8081), DENIED_WAIT));
             check(
                 format!("ipv{family} stranger -> endpoint:8080"),
                 false,
                 tcp_exchange(&pair.peer, Some(stranger_address(family)), to_endpoint(8080), DENIED_WAIT),
             );
-            check(
-                format!("ipv{family} endpoint -> peer:9090"),
-                true,
-                tcp_exchange(&pair.endpoint, None, to_peer(9090), ALLOWED_WAIT),
-            );
-            check(
-                format!("ipv{family} endpoint -> peer:9091"),
-                false,
-                tcp_exchange(&pair.endpoint, None, to_peer(9091), DENIED_WAIT),
-            );
+            check(format!("ipv{family} endpoint -> peer:9090"), true, tcp_exchange(&pair.endpoint, None, to_peer(9090), ALLOWED_WAIT));
+            check(format!("ipv{family} endpoint -> peer:9091"), false, tcp_exchange(&pair.endpoint, None, to_peer(9091), DENIED_WAIT));
         }
         stop.store(true, Ordering::Relaxed);
         assert!(failures.is_empty(), "{failures:#?}");
@@ -370,9 +346,6 @@ fn udp_over_ipv4_and_ipv6_follows_policy_privileged() {
         .filter(|event| event.reason == Some(Reason::DropPolicyDeny) && event.remote_identity == STRANGER && event.direction == Direction::Egress)
         .count();
     assert!(denied_to_stranger >= 2, "{events:?}");
-    assert!(
-        events.iter().any(|event| event.reason == Some(Reason::DropPolicy) && event.policy_port == 5354 && event.local_identity == ENDPOINT),
-        "{events:?}"
-    );
+    assert!(events.iter().any(|event| event.reason == Some(Reason::DropPolicy) && event.policy_port == 5354 && event.local_identity == ENDPOINT), "{events:?}");
     datapath.detach().expect("detach");
 }

@@ -8,9 +8,7 @@ use std::net::IpAddr;
 use common::{Harnesses, privileged, v4, v6};
 use polc_ebpf::layout::precedence;
 use polc_ebpf::packet::{self, Fragment, PacketSpec, Transport};
-use polc_ebpf::{
-    DatapathConfig, Direction, IpPrefix, IpcacheEntry, IpcacheImage, MatchKind, PolicyEntry, PolicyMapImage, Reason, port_range_blocks,
-};
+use polc_ebpf::{DatapathConfig, Direction, IpPrefix, IpcacheEntry, IpcacheImage, MatchKind, PolicyEntry, PolicyMapImage, Reason, port_range_blocks};
 
 const TCP: u8 = packet::PROTOCOL_TCP;
 const UDP: u8 = packet::PROTOCOL_UDP;
@@ -51,38 +49,14 @@ fn ipcache() -> IpcacheImage {
     let prefix = |address: IpAddr, length: u8| IpPrefix::new(address, length).expect("valid prefix");
     IpcacheImage::build(
         &[
-            IpcacheEntry {
-                prefix: IpPrefix::host(frontend(4)),
-                identity: FRONTEND,
-            },
-            IpcacheEntry {
-                prefix: IpPrefix::host(frontend(6)),
-                identity: FRONTEND,
-            },
-            IpcacheEntry {
-                prefix: prefix(v4(10, 0, 1, 0), 24),
-                identity: OTHERS,
-            },
-            IpcacheEntry {
-                prefix: prefix(v6([0xfd00, 1, 0, 0, 0, 0, 0, 0]), 64),
-                identity: OTHERS,
-            },
-            IpcacheEntry {
-                prefix: IpPrefix::host(endpoint(4)),
-                identity: ENDPOINT,
-            },
-            IpcacheEntry {
-                prefix: IpPrefix::host(endpoint(6)),
-                identity: ENDPOINT,
-            },
-            IpcacheEntry {
-                prefix: IpPrefix::host(host(4)),
-                identity: 1,
-            },
-            IpcacheEntry {
-                prefix: IpPrefix::host(host(6)),
-                identity: 1,
-            },
+            IpcacheEntry { prefix: IpPrefix::host(frontend(4)), identity: FRONTEND },
+            IpcacheEntry { prefix: IpPrefix::host(frontend(6)), identity: FRONTEND },
+            IpcacheEntry { prefix: prefix(v4(10, 0, 1, 0), 24), identity: OTHERS },
+            IpcacheEntry { prefix: prefix(v6([0xfd00, 1, 0, 0, 0, 0, 0, 0]), 64), identity: OTHERS },
+            IpcacheEntry { prefix: IpPrefix::host(endpoint(4)), identity: ENDPOINT },
+            IpcacheEntry { prefix: IpPrefix::host(endpoint(6)), identity: ENDPOINT },
+            IpcacheEntry { prefix: IpPrefix::host(host(4)), identity: 1 },
+            IpcacheEntry { prefix: IpPrefix::host(host(6)), identity: 1 },
         ],
         0,
     )
@@ -90,10 +64,7 @@ fn ipcache() -> IpcacheImage {
 }
 
 fn config() -> DatapathConfig {
-    DatapathConfig {
-        endpoint_identity: ENDPOINT,
-        ..DatapathConfig::for_test_run()
-    }
+    DatapathConfig { endpoint_identity: ENDPOINT, ..DatapathConfig::for_test_run() }
 }
 
 fn harness(entries: &[PolicyEntry]) -> Harnesses {
@@ -118,32 +89,19 @@ fn outbound(destination: IpAddr, transport: Transport) -> PacketSpec {
 }
 
 fn tcp(port: u16) -> Transport {
-    Transport::Tcp {
-        source_port: 43210,
-        destination_port: port,
-    }
+    Transport::Tcp { source_port: 43210, destination_port: port }
 }
 
 fn udp(port: u16) -> Transport {
-    Transport::Udp {
-        source_port: 43210,
-        destination_port: port,
-    }
+    Transport::Udp { source_port: 43210, destination_port: port }
 }
 
 fn sctp(port: u16) -> Transport {
-    Transport::Sctp {
-        source_port: 43210,
-        destination_port: port,
-    }
+    Transport::Sctp { source_port: 43210, destination_port: port }
 }
 
 fn icmp(icmp_type: u8) -> Transport {
-    Transport::Icmp {
-        icmp_type,
-        code: 0,
-        identifier: 9,
-    }
+    Transport::Icmp { icmp_type, code: 0, identifier: 9 }
 }
 
 #[test]
@@ -283,14 +241,7 @@ fn default_deny_against_allow_all_privileged() {
         return;
     }
     let entries = [PolicyEntry::deny(0, Ingress, TCP, 23, 16), PolicyEntry::allow(FRONTEND, Egress, TCP, 80, 16)];
-    let open = harness_with(
-        DatapathConfig {
-            default_deny_ingress: false,
-            default_deny_egress: false,
-            ..config()
-        },
-        &entries,
-    );
+    let open = harness_with(DatapathConfig { default_deny_ingress: false, default_deny_egress: false, ..config() }, &entries);
     let closed = harness(&entries);
     for family in [4, 6] {
         open.expect(Ingress, &inbound(world(family), tcp(8080)), Reason::AllowDefault);
@@ -337,16 +288,7 @@ fn auth_localhost_icmp_control_and_audit_privileged() {
         harness.expect(Egress, &outbound(host(family), tcp(9090)), Reason::DropPolicy);
     }
     // Fragmentation needed (v4 3/4), packet too big (v6 2) and neighbour discovery pass.
-    let control = |source: IpAddr, icmp_type: u8, code: u8| {
-        inbound(
-            source,
-            Transport::Icmp {
-                icmp_type,
-                code,
-                identifier: 0,
-            },
-        )
-    };
+    let control = |source: IpAddr, icmp_type: u8, code: u8| inbound(source, Transport::Icmp { icmp_type, code, identifier: 0 });
     harness.expect(Ingress, &control(world(4), 3, 4), Reason::AllowIcmpControl);
     harness.expect(Ingress, &control(world(4), 3, 3), Reason::DropPolicy);
     harness.expect(Ingress, &control(world(6), 2, 0), Reason::AllowIcmpControl);
@@ -356,12 +298,7 @@ fn auth_localhost_icmp_control_and_audit_privileged() {
     harness.expect(Ingress, &control(world(6), 138, 0), Reason::DropPolicy);
 
     let relaxed = harness_with(
-        DatapathConfig {
-            enforce_auth: false,
-            allow_localhost: false,
-            audit_mode: true,
-            ..config()
-        },
+        DatapathConfig { enforce_auth: false, allow_localhost: false, audit_mode: true, ..config() },
         &[auth, PolicyEntry::deny(0, Ingress, UDP, 0, 0)],
     );
     relaxed.expect(Ingress, &inbound(frontend(4), tcp(443)), Reason::AllowL3);
@@ -375,13 +312,7 @@ fn icmp_rules_switched_off_use_port_zero_privileged() {
         return;
     }
     let entries = [PolicyEntry::allow(FRONTEND, Ingress, ICMP, 8, 16), PolicyEntry::allow(FRONTEND, Ingress, ICMPV6, 0, 0)];
-    let harness = harness_with(
-        DatapathConfig {
-            enable_icmp_rule: false,
-            ..config()
-        },
-        &entries,
-    );
+    let harness = harness_with(DatapathConfig { enable_icmp_rule: false, ..config() }, &entries);
     let verdict = harness.expect(Ingress, &inbound(frontend(4), icmp(8)), Reason::DropPolicy);
     assert_eq!(verdict.policy_port, 0);
     harness.expect(Ingress, &inbound(frontend(6), icmp(128)), Reason::AllowL3);
@@ -392,10 +323,7 @@ fn fragments_extension_headers_and_malformed_frames_privileged() {
     if !privileged("fragments_extension_headers_and_malformed_frames_privileged") {
         return;
     }
-    let harness = harness(&[
-        PolicyEntry::allow(FRONTEND, Ingress, TCP, 80, 16),
-        PolicyEntry::allow(OTHERS, Ingress, UDP, 0, 0),
-    ]);
+    let harness = harness(&[PolicyEntry::allow(FRONTEND, Ingress, TCP, 80, 16), PolicyEntry::allow(OTHERS, Ingress, UDP, 0, 0)]);
     for family in [4, 6] {
         let mut first = inbound(frontend(family), tcp(80));
         first.fragment = Fragment::First;
@@ -413,7 +341,8 @@ fn fragments_extension_headers_and_malformed_frames_privileged() {
         harness.expect(Ingress, &truncated, Reason::DropInvalid);
         // BPF_PROG_TEST_RUN on 6.18 refuses IP frames shorter than the IP header itself
         // (EINVAL), so only truncated transport headers can be crafted here.
-        let datapath_refuses = harness.0[0].datapath.test_run(Ingress, &packet::build_frame(&PacketSpec { truncate_to: Some(14 + 10), ..truncated.clone() }).expect("frame"));
+        let datapath_refuses =
+            harness.0[0].datapath.test_run(Ingress, &packet::build_frame(&PacketSpec { truncate_to: Some(14 + 10), ..truncated.clone() }).expect("frame"));
         assert!(datapath_refuses.is_err());
         let mut truncated_extension = inbound(frontend(6), tcp(80));
         truncated_extension.ipv6_extension_headers = vec![60];
@@ -460,10 +389,7 @@ fn no_generation_drops_then_counters_and_drop_events_privileged() {
     assert_eq!(count(Reason::AllowL3, Ingress), 2);
     assert_eq!(count(Reason::DropPolicyDeny, Egress), 1);
     assert_eq!(counters.values().map(|counter| counter.packets).sum::<u64>(), 4);
-    assert_eq!(
-        counters.get(&(Reason::AllowL3, Ingress)).map(|counter| counter.bytes),
-        Some(2 * frame.len() as u64)
-    );
+    assert_eq!(counters.get(&(Reason::AllowL3, Ingress)).map(|counter| counter.bytes), Some(2 * frame.len() as u64));
 
     let events = datapath.drain_drop_events().expect("drop events");
     assert_eq!(events.len(), 2, "{events:?}");

@@ -13,3 +13,6 @@ pub mod sets;
 
 pub use render::{Rendering, RenderStats, chain_name, node_names, render_all, render_node, set_name};
 pub use sets::Family;
+
+#[cfg(feature = "netns")]
+pub mod engine;

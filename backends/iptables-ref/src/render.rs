@@ -9,7 +9,9 @@
 //!   `OUTPUT` is the endpoint's egress and `INPUT` its ingress. The same text is right in both
 //!   places because dispatch is by address, not by hook.
 //! - `POLC-FILTER` accepts established and related packets first (Cilium's conntrack accepts
-//!   established flows before any policy lookup), then jumps to `POLC-EGRESS` and
+//!   established flows before any policy lookup) and, in the IPv6 table, neighbor discovery
+//!   (ICMPv6 133–136 with hop limit 255: the IPv6 counterpart of ARP, which Cilium answers
+//!   before policy and which a forwarded flow can never carry), then jumps to `POLC-EGRESS` and
 //!   `POLC-INGRESS`.
 //! - `POLC-EGRESS` jumps by source address to the egress chain of the endpoint that owns it,
 //!   `POLC-INGRESS` by destination address to the ingress chain. A flow between two endpoints of
@@ -46,6 +48,9 @@ pub const FILTER_CHAIN: &str = "POLC-FILTER";
 pub const EGRESS_CHAIN: &str = "POLC-EGRESS";
 /// The chain that dispatches by destination address to the endpoints' ingress chains.
 pub const INGRESS_CHAIN: &str = "POLC-INGRESS";
+
+/// ICMPv6 router solicitation and advertisement, neighbor solicitation and advertisement.
+const NEIGHBOR_DISCOVERY_TYPES: [u8; 4] = [133, 134, 135, 136];
 
 /// The longest comment iptables keeps (256 bytes with the terminating zero).
 const MAX_COMMENT: usize = 255;
@@ -343,6 +348,17 @@ fn render_table(ir: &PolicyIr, scope: &str, family: Family, endpoints: &[&Endpoi
         " -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment \"established and related flows are accepted before policy\"",
         "ACCEPT",
     );
+    if family == Family::V6 {
+        // Neighbor discovery (hop limit 255, never forwarded) is the IPv6 counterpart of ARP,
+        // which no IP rule sees; Cilium answers it before policy too.
+        for ndp_type in NEIGHBOR_DISCOVERY_TYPES {
+            table.rule(
+                FILTER_CHAIN,
+                &format!(" -p ipv6-icmp -m icmp6 --icmpv6-type {ndp_type} -m hl --hl-eq 255 -m comment --comment \"neighbor discovery passes before policy\""),
+                "ACCEPT",
+            );
+        }
+    }
     table.rule(FILTER_CHAIN, "", EGRESS_CHAIN);
     table.rule(FILTER_CHAIN, "", INGRESS_CHAIN);
     table.chains.entry(EGRESS_CHAIN.to_owned()).or_default();

@@ -56,6 +56,9 @@ pub fn with_cluster(selector: Selector, cluster: &str) -> Selector {
     if selector.mentions_key(CLUSTER) || selector.uses_reserved() { selector } else { selector.with(Selector::equals(CLUSTER, cluster)) }
 }
 
+/// One port rule of `toPorts`: its ports and its L7 rules (none for deny rules).
+type PortRuleView<'a> = (Option<&'a [PortProtocol]>, Option<&'a L7Rules>);
+
 /// The parts of an `ingress`/`ingressDeny`/`egress`/`egressDeny` item, whatever its direction.
 struct Element<'a> {
     endpoints: Option<&'a [LabelSelector]>,
@@ -67,7 +70,7 @@ struct Element<'a> {
     services: Option<&'a [model::Service]>,
     fqdns: Option<&'a [FqdnSelector]>,
     /// `toPorts`: each port rule's ports and L7 rules.
-    port_rules: Option<Vec<(Option<&'a [PortProtocol]>, Option<&'a L7Rules>)>>,
+    port_rules: Option<Vec<PortRuleView<'a>>>,
     icmps: Option<&'a [IcmpRule]>,
     auth: Option<&'a model::Authentication>,
     /// `from` or `to`, for paths.
@@ -159,6 +162,10 @@ impl<'a> Element<'a> {
     }
 }
 
+/// One section of a rule (`ingress`, `ingressDeny`, ...): its name, direction, verdict,
+/// default-deny setting and elements.
+type Section<'a> = (&'static str, Direction, RuleVerdict, bool, Vec<Element<'a>>);
+
 /// The rule entries of one CNP or CCNP object.
 pub fn lower_policy(cx: &mut LowerCx<'_>, object: ObjectIndex, kind: &str, namespace: Option<&str>, name: &str, rules: &[(Path, &Rule)]) {
     let scope = match namespace {
@@ -176,7 +183,7 @@ pub fn lower_policy(cx: &mut LowerCx<'_>, object: ObjectIndex, kind: &str, names
         let defaults = rule.enable_default_deny.unwrap_or_default();
         let ingress_default_deny = defaults.ingress.unwrap_or(true);
         let egress_default_deny = defaults.egress.unwrap_or(true);
-        let sections: Vec<(&str, Direction, RuleVerdict, bool, Vec<Element<'_>>)> = vec![
+        let sections: Vec<Section<'_>> = vec![
             ("ingress", Direction::Ingress, RuleVerdict::Allow, ingress_default_deny, rule.ingress().iter().map(Element::ingress).collect()),
             ("ingressDeny", Direction::Ingress, RuleVerdict::Deny, ingress_default_deny, rule.ingress_deny().iter().map(Element::ingress_deny).collect()),
             ("egress", Direction::Egress, RuleVerdict::Allow, egress_default_deny, rule.egress().iter().map(Element::egress).collect()),

@@ -79,7 +79,13 @@ pub fn ir_with(endpoints: Vec<Endpoint>) -> PolicyIr {
 }
 
 pub fn origin(name: &str, rule_path: &str) -> RuleOrigin {
-    RuleOrigin::Policy { kind: "CiliumNetworkPolicy".to_owned(), namespace: Some("default".to_owned()), name: name.to_owned(), rule_path: rule_path.to_owned(), location: None }
+    RuleOrigin::Policy {
+        kind: "CiliumNetworkPolicy".to_owned(),
+        namespace: Some("default".to_owned()),
+        name: name.to_owned(),
+        rule_path: rule_path.to_owned(),
+        location: None,
+    }
 }
 
 pub fn entry(verdict: RuleVerdict, peers: Peers, l4: L4Match, name: &str) -> PolicyEntry {

@@ -21,16 +21,7 @@ pub fn v4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
 }
 
 pub fn v6(segments: [u16; 8]) -> IpAddr {
-    IpAddr::V6(Ipv6Addr::new(
-        segments[0],
-        segments[1],
-        segments[2],
-        segments[3],
-        segments[4],
-        segments[5],
-        segments[6],
-        segments[7],
-    ))
+    IpAddr::V6(Ipv6Addr::new(segments[0], segments[1], segments[2], segments[3], segments[4], segments[5], segments[6], segments[7]))
 }
 
 use polc_ebpf::kernel::{Datapath, TC_ACT_OK, TC_ACT_SHOT};
@@ -47,10 +38,7 @@ impl Harness {
     pub fn new(config: DatapathConfig, policy: &PolicyMapImage, ipcache: &IpcacheImage) -> Harness {
         let datapath = Datapath::load(&config).expect("datapath loads");
         datapath.install(policy, ipcache).expect("generation installs");
-        Harness {
-            datapath,
-            model: DatapathModel::new(config, policy, ipcache),
-        }
+        Harness { datapath, model: DatapathModel::new(config, policy, ipcache) }
     }
 
     /// Installs a new generation and updates the model.
@@ -90,12 +78,7 @@ pub struct Harnesses(pub Vec<Harness>);
 
 impl Harnesses {
     pub fn new(config: DatapathConfig, policy: &PolicyMapImage, ipcache: &IpcacheImage) -> Harnesses {
-        Harnesses(
-            [false, true]
-                .into_iter()
-                .map(|policy_map_hash| Harness::new(DatapathConfig { policy_map_hash, ..config }, policy, ipcache))
-                .collect(),
-        )
+        Harnesses([false, true].into_iter().map(|policy_map_hash| Harness::new(DatapathConfig { policy_map_hash, ..config }, policy, ipcache)).collect())
     }
 
     pub fn run_frame(&self, direction: Direction, frame: &[u8]) -> Verdict {

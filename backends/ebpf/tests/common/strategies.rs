@@ -59,46 +59,23 @@ pub fn policy_entry(with_auth: bool) -> impl Strategy<Value = PolicyEntry> {
         prop_oneof![Just(0u32), 1u32..5],
         prop_oneof![Just(None), (1u8..=100).prop_map(Some)],
     )
-        .prop_map(
-            |(identity, direction, protocol, (port, port_prefix_len), kind, priority, (auth_type, auth_explicit), cookie, listener)| {
-                let (port, port_prefix_len) = if protocol == 0 { (0, 0) } else { (port, port_prefix_len) };
-                let base = PolicyEntry::allow(identity, direction, protocol, port, port_prefix_len);
-                match kind {
-                    EntryKind::Allow => PolicyEntry {
-                        precedence: precedence::allow(priority),
-                        auth_type,
-                        auth_explicit,
-                        cookie,
-                        ..base
-                    },
-                    EntryKind::Deny => PolicyEntry {
-                        deny: true,
-                        precedence: precedence::deny(priority),
-                        cookie,
-                        ..base
-                    },
-                    EntryKind::Redirect(proxy_port) => PolicyEntry {
-                        proxy_port,
-                        precedence: precedence::redirect(priority, listener),
-                        auth_type,
-                        auth_explicit,
-                        cookie,
-                        ..base
-                    },
+        .prop_map(|(identity, direction, protocol, (port, port_prefix_len), kind, priority, (auth_type, auth_explicit), cookie, listener)| {
+            let (port, port_prefix_len) = if protocol == 0 { (0, 0) } else { (port, port_prefix_len) };
+            let base = PolicyEntry::allow(identity, direction, protocol, port, port_prefix_len);
+            match kind {
+                EntryKind::Allow => PolicyEntry { precedence: precedence::allow(priority), auth_type, auth_explicit, cookie, ..base },
+                EntryKind::Deny => PolicyEntry { deny: true, precedence: precedence::deny(priority), cookie, ..base },
+                EntryKind::Redirect(proxy_port) => {
+                    PolicyEntry { proxy_port, precedence: precedence::redirect(priority, listener), auth_type, auth_explicit, cookie, ..base }
                 }
-            },
-        )
+            }
+        })
 }
 
 /// Addresses of a small space: 10.0.{0,1}.{1,2,3,200} and fd00:{0,1}::{1,2,3,200}.
 pub fn address(family: u8) -> impl Strategy<Value = IpAddr> {
-    (0u8..2, select(vec![1u8, 2, 3, 200])).prop_map(move |(subnet, host)| {
-        if family == 4 {
-            v4(10, 0, subnet, host)
-        } else {
-            v6([0xfd00, u16::from(subnet), 0, 0, 0, 0, 0, u16::from(host)])
-        }
-    })
+    (0u8..2, select(vec![1u8, 2, 3, 200]))
+        .prop_map(move |(subnet, host)| if family == 4 { v4(10, 0, subnet, host) } else { v6([0xfd00, u16::from(subnet), 0, 0, 0, 0, 0, u16::from(host)]) })
 }
 
 /// A random ipcache entry over the same address space (host bits masked off).
@@ -129,14 +106,8 @@ fn mask(address: IpAddr, length: u8) -> IpAddr {
 
 /// Random knobs; conntrack off and verdict recording on (the model is stateless).
 pub fn config() -> impl Strategy<Value = DatapathConfig> {
-    (
-        any::<[bool; 10]>(),
-        select(vec![1u32, 3000]),
-        select(vec![2u32, 9]),
-        select(vec![2u32, 10]),
-        select(vec![0x0200u32, 0x0a00]),
-    )
-        .prop_map(|(flags, endpoint_identity, world_ipv4, world_ipv6, proxy_mark_magic)| DatapathConfig {
+    (any::<[bool; 10]>(), select(vec![1u32, 3000]), select(vec![2u32, 9]), select(vec![2u32, 10]), select(vec![0x0200u32, 0x0a00])).prop_map(
+        |(flags, endpoint_identity, world_ipv4, world_ipv6, proxy_mark_magic)| DatapathConfig {
             endpoint_identity,
             default_deny_ingress: flags[0],
             default_deny_egress: flags[1],
@@ -152,30 +123,18 @@ pub fn config() -> impl Strategy<Value = DatapathConfig> {
             world_identity_ipv6: world_ipv6,
             proxy_mark_magic,
             ..DatapathConfig::for_test_run()
-        })
+        },
+    )
 }
 
 fn transport(family: u8) -> impl Strategy<Value = Transport> {
     let port = prop_oneof![3 => select(PORTS.to_vec()), 1 => any::<u16>()];
     let icmp_types = if family == 4 { vec![0u8, 3, 8, 11, 13] } else { vec![1u8, 2, 128, 129, 133, 135, 137, 143] };
     prop_oneof![
-        (port.clone(), any::<u16>()).prop_map(|(destination_port, source_port)| Transport::Tcp {
-            source_port,
-            destination_port
-        }),
-        (port.clone(), any::<u16>()).prop_map(|(destination_port, source_port)| Transport::Udp {
-            source_port,
-            destination_port
-        }),
-        (port, any::<u16>()).prop_map(|(destination_port, source_port)| Transport::Sctp {
-            source_port,
-            destination_port
-        }),
-        (select(icmp_types), 0u8..6, any::<u16>()).prop_map(|(icmp_type, code, identifier)| Transport::Icmp {
-            icmp_type,
-            code,
-            identifier
-        }),
+        (port.clone(), any::<u16>()).prop_map(|(destination_port, source_port)| Transport::Tcp { source_port, destination_port }),
+        (port.clone(), any::<u16>()).prop_map(|(destination_port, source_port)| Transport::Udp { source_port, destination_port }),
+        (port, any::<u16>()).prop_map(|(destination_port, source_port)| Transport::Sctp { source_port, destination_port }),
+        (select(icmp_types), 0u8..6, any::<u16>()).prop_map(|(icmp_type, code, identifier)| Transport::Icmp { icmp_type, code, identifier }),
         select(vec![47u8, 50, 0, 1, 58]).prop_map(|protocol| Transport::Other { protocol }),
     ]
 }

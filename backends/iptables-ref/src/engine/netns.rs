@@ -81,14 +81,6 @@ impl Namespace {
         })
     }
 
-    /// Writes a sysctl of this namespace (`net/ipv4/ip_forward`), through `/proc/sys` from a
-    /// thread inside it: network sysctls are per namespace.
-    pub fn set_sysctl(&self, key: &str, value: &str) -> Result<(), EngineError> {
-        self.enter(|| {
-            std::fs::write(Path::new("/proc/sys").join(key), value).map_err(|error| EngineError::new(format!("cannot set sysctl `{key}` to `{value}`: {error}")))
-        })
-    }
-
     /// Runs a tool inside this namespace with `input` on stdin.
     pub fn run_tool(&self, tool: &str, arguments: &[&str], input: &str) -> Result<(), EngineError> {
         self.enter(|| run_tool(tool, arguments, input))
@@ -123,12 +115,8 @@ impl NamespaceGroup {
         &self.namespaces[index]
     }
 
-    pub fn len(&self) -> usize {
-        self.namespaces.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.namespaces.is_empty()
+    pub fn iter(&self) -> impl Iterator<Item = &Namespace> {
+        self.namespaces.iter()
     }
 }
 

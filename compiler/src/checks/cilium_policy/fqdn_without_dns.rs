@@ -70,14 +70,16 @@ fn first_to_fqdns(spec: Option<&Rule>, specs: Option<&[Rule]>) -> Option<Path> {
 
 pub(super) fn check_set(objects: &[Object], diagnostics: &mut Vec<Diagnostic>) {
     let mut clusterwide_dns = false;
-    let mut namespaces_with_dns: BTreeSet<Option<&str>> = BTreeSet::new();
+    // A CiliumNetworkPolicy without a namespace lands in `default` (kubectl's default context).
+    let namespace_of = |object: &'_ Object| object.namespace().unwrap_or("default").to_owned();
+    let mut namespaces_with_dns: BTreeSet<String> = BTreeSet::new();
     for object in objects {
         let Some((spec, specs)) = rules_of(&object.resource) else { continue };
         if has_dns_rule(spec, specs) {
             match object.resource {
                 Resource::CiliumClusterwideNetworkPolicy(_) => clusterwide_dns = true,
                 _ => {
-                    namespaces_with_dns.insert(object.namespace());
+                    namespaces_with_dns.insert(namespace_of(object));
                 }
             }
         }
@@ -87,7 +89,7 @@ pub(super) fn check_set(objects: &[Object], diagnostics: &mut Vec<Diagnostic>) {
         let Some(path) = first_to_fqdns(spec, specs) else { continue };
         let covered = match object.resource {
             Resource::CiliumClusterwideNetworkPolicy(_) => clusterwide_dns || !namespaces_with_dns.is_empty(),
-            _ => clusterwide_dns || namespaces_with_dns.contains(&object.namespace()),
+            _ => clusterwide_dns || namespaces_with_dns.contains(&namespace_of(object)),
         };
         if covered {
             continue;

@@ -101,7 +101,7 @@ Example:
   http:
   - path: \"/api/v1/(users\"
 
-Fix: correct the expression; escape `(`, `[`, `*`, `+`, `?` and `.` that are meant literally with `\\\\`."
+Fix: correct the expression; escape `(`, `[`, `*`, `+`, `?` and `.` that are meant literally with a backslash."
 );
 
 code!(

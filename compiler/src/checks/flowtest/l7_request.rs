@@ -60,11 +60,11 @@ pub(super) fn check(flow: &Flow, path: &Path, cx: &mut CheckCx<'_>) {
             let message = format!("an HTTP request cannot travel over {}", flow.protocol.as_str());
             cx.report(&FLOW_L7_PROTOCOL_MISMATCH, &path.key("http"), message).help = Some("HTTP flows are TCP: set `protocol: TCP`".to_owned());
         }
-        if let Some(request_path) = &http.path {
-            if !request_path.starts_with('/') {
-                let message = format!("the HTTP path `{request_path}` does not start with `/`");
-                cx.report(&FLOW_HTTP_PATH_NOT_ABSOLUTE, &path.key("http").key("path"), message).help = Some(format!("write `/{request_path}`"));
-            }
+        if let Some(request_path) = &http.path
+            && !request_path.starts_with('/')
+        {
+            let message = format!("the HTTP path `{request_path}` does not start with `/`");
+            cx.report(&FLOW_HTTP_PATH_NOT_ABSOLUTE, &path.key("http").key("path"), message).help = Some(format!("write `/{request_path}`"));
         }
     }
     if flow.dns.is_some() && !matches!(flow.protocol, FlowProtocol::Udp | FlowProtocol::Tcp) {

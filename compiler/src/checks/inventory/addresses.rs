@@ -117,12 +117,12 @@ fn cluster_ip_ok(text: &str) -> bool {
 }
 
 pub(super) fn check_service(service: &Service, cx: &mut CheckCx<'_>) {
-    if let Some(cluster_ip) = &service.spec.cluster_ip {
-        if !cluster_ip_ok(cluster_ip) {
-            let message = format!("`{cluster_ip}` is neither an IP address nor `None`");
-            cx.report(&SERVICE_CLUSTER_IP_INVALID, &Path::root().key("spec").key("clusterIP"), message).help =
-                Some("give an address, `None` for a headless service, or leave it out".to_owned());
-        }
+    if let Some(cluster_ip) = &service.spec.cluster_ip
+        && !cluster_ip_ok(cluster_ip)
+    {
+        let message = format!("`{cluster_ip}` is neither an IP address nor `None`");
+        cx.report(&SERVICE_CLUSTER_IP_INVALID, &Path::root().key("spec").key("clusterIP"), message).help =
+            Some("give an address, `None` for a headless service, or leave it out".to_owned());
     }
     for (index, cluster_ip) in service.spec.cluster_ips.iter().enumerate() {
         if !cluster_ip_ok(cluster_ip) {
@@ -130,12 +130,14 @@ pub(super) fn check_service(service: &Service, cx: &mut CheckCx<'_>) {
             cx.report(&SERVICE_CLUSTER_IP_INVALID, &Path::root().key("spec").key("clusterIPs").index(index), message);
         }
     }
-    if let (Some(cluster_ip), Some(first)) = (&service.spec.cluster_ip, service.spec.cluster_ips.first()) {
-        if cluster_ip_ok(cluster_ip) && cluster_ip_ok(first) && cluster_ip != first {
-            let message = format!("`spec.clusterIP` is `{cluster_ip}` but `spec.clusterIPs[0]` is `{first}`");
-            cx.report(&SERVICE_CLUSTER_IP_INVALID, &Path::root().key("spec").key("clusterIP"), message).help =
-                Some("the API server keeps them equal: make `clusterIP` the first of `clusterIPs`".to_owned());
-        }
+    if let (Some(cluster_ip), Some(first)) = (&service.spec.cluster_ip, service.spec.cluster_ips.first())
+        && cluster_ip_ok(cluster_ip)
+        && cluster_ip_ok(first)
+        && cluster_ip != first
+    {
+        let message = format!("`spec.clusterIP` is `{cluster_ip}` but `spec.clusterIPs[0]` is `{first}`");
+        cx.report(&SERVICE_CLUSTER_IP_INVALID, &Path::root().key("spec").key("clusterIP"), message).help =
+            Some("the API server keeps them equal: make `clusterIP` the first of `clusterIPs`".to_owned());
     }
 }
 

@@ -72,10 +72,10 @@ pub(super) fn check_set(objects: &[Object], diagnostics: &mut Vec<Diagnostic>) {
             addresses.push((address, Path::root().key("status").key("podIP")));
         }
         for (index, pod_ip) in pod.status.pod_ips.iter().enumerate() {
-            if let Ok(address) = pod_ip.ip.parse() {
-                if !addresses.iter().any(|(seen, _)| *seen == address) {
-                    addresses.push((address, Path::root().key("status").key("podIPs").index(index).key("ip")));
-                }
+            if let Ok(address) = pod_ip.ip.parse()
+                && !addresses.iter().any(|(seen, _)| *seen == address)
+            {
+                addresses.push((address, Path::root().key("status").key("podIPs").index(index).key("ip")));
             }
         }
         for (address, path) in addresses {

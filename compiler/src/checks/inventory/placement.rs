@@ -99,18 +99,17 @@ pub(super) fn check_set(objects: &[Object], diagnostics: &mut Vec<Diagnostic>) {
                 }
                 Some(node) if pod.spec.host_network != Some(true) => {
                     let cidrs = node_cidrs(node);
-                    if !cidrs.is_empty() {
-                        if let Some(address) = pod.status.pod_ip.as_deref().and_then(|text| text.parse::<IpAddr>().ok()) {
-                            let same_family: Vec<_> = cidrs.iter().filter(|cidr| cidr.0.is_ipv4() == address.is_ipv4()).collect();
-                            if !same_family.is_empty() && !same_family.iter().any(|cidr| prefix_contains(cidr, address)) {
-                                let shown: Vec<String> = same_family.iter().map(|(network, length)| format!("`{network}/{length}`")).collect();
-                                let message = format!("pod address `{address}` is outside the pod CIDRs of node `{node_name}` ({})", shown.join(", "));
-                                diagnostics.push(
-                                    object
-                                        .diagnostic(&POD_IP_OUTSIDE_NODE_CIDR, &Path::root().key("status").key("podIP"), message)
-                                        .with_help("correct the pod's address or its `spec.nodeName`"),
-                                );
-                            }
+                    let address = pod.status.pod_ip.as_deref().and_then(|text| text.parse::<IpAddr>().ok());
+                    if let Some(address) = address {
+                        let same_family: Vec<_> = cidrs.iter().filter(|cidr| cidr.0.is_ipv4() == address.is_ipv4()).collect();
+                        if !same_family.is_empty() && !same_family.iter().any(|cidr| prefix_contains(cidr, address)) {
+                            let shown: Vec<String> = same_family.iter().map(|(network, length)| format!("`{network}/{length}`")).collect();
+                            let message = format!("pod address `{address}` is outside the pod CIDRs of node `{node_name}` ({})", shown.join(", "));
+                            diagnostics.push(
+                                object
+                                    .diagnostic(&POD_IP_OUTSIDE_NODE_CIDR, &Path::root().key("status").key("podIP"), message)
+                                    .with_help("correct the pod's address or its `spec.nodeName`"),
+                            );
                         }
                     }
                 }
