@@ -506,6 +506,24 @@ impl Builder<'_> {
     }
 }
 
+/// When the parser trips over a line because the line before it is not a `key: value` pair
+/// (an elided `[...]` or `...` copied from a slide, a stray word), the cause is that line.
+fn previous_line_help(text: &str, error_line: u32, info: &str) -> Option<String> {
+    if !info.contains("expect ':'") && !info.contains("expected key") {
+        return None;
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let before = (1..error_line as usize).rev().map(|n| (n, lines.get(n - 1).copied().unwrap_or("").trim())).find(|(_, line)| !line.is_empty() && !line.starts_with('#'))?;
+    let (number, line) = before;
+    if line.contains(':') || line.starts_with('-') || line == "---" {
+        return None;
+    }
+    if matches!(line, "[...]" | "..." | "…" | "[…]") {
+        return Some(format!("line {number} (`{line}`) is an elision left from a slide or a document: replace it with the fields it stands for (here probably `metadata:` with a `name:`), or delete it"));
+    }
+    Some(format!("line {number} (`{line}`) is not a `key: value` pair, so YAML reads it as the start of a key; complete it or delete it"))
+}
+
 fn is_string_tag(handle: &str, suffix: &str) -> bool {
     (handle == "!!" && suffix == "str") || (handle == "tag:yaml.org,2002:" && suffix == "str")
 }
@@ -536,7 +554,9 @@ pub fn parse_stream(source: SourceId, text: &str, limits: &Limits) -> Stream {
                     path: None,
                     document: Some(document_index),
                 });
-                if text.contains("{{") {
+                if let Some(help) = previous_line_help(text, pos.line, error.info()) {
+                    diagnostic = diagnostic.with_help(help);
+                } else if text.contains("{{") {
                     diagnostic = diagnostic.with_help("this file contains `{{`: it looks like a Go or Helm template; render it before linting");
                 } else if text.contains('\t') && error.info().contains("tab") {
                     diagnostic = diagnostic.with_help("YAML does not allow tabs for indentation; use spaces");
@@ -677,5 +697,18 @@ mod tests {
         let stream = parse("a: 1\n---\n---\nb: 2\n");
         let indices: Vec<_> = stream.documents.iter().map(|d| d.index).collect();
         assert_eq!(indices, [0, 2]);
+    }
+}
+
+#[cfg(test)]
+mod elision_tests {
+    use super::*;
+
+    #[test]
+    fn an_elided_line_is_named_as_the_cause_of_the_syntax_error() {
+        let stream = parse_stream(SourceId(0), "apiVersion: v1\nkind: X\n[...]\nspecs:\n- a: 1\n", &Limits::default());
+        let diagnostic = &stream.diagnostics[0];
+        assert_eq!(diagnostic.code.id, codes::YAML_SYNTAX.id);
+        assert!(diagnostic.help.as_deref().unwrap_or("").starts_with("line 3 (`[...]`) is an elision"), "{:?}", diagnostic.help);
     }
 }
