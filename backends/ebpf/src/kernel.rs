@@ -1,8 +1,8 @@
 //! The datapath in the running kernel: load the object with aya, install generations, run
 //! crafted packets with BPF_PROG_TEST_RUN, attach with tcx, read counters and drop events.
 //!
-//! Generation switch (see MAPS.md, "Generations"): the outer ARRAY_OF_MAPS `polc_policy` and
-//! `polc_ipcache` have two slots; `polc_generation[0]` names the active one. A packet reads
+//! Generation switch (see MAPS.md, "Generations"): the outer ARRAY_OF_MAPS `polc_policy`
+//! (or `polc_policy_hash` in the HASH lookup mode) and `polc_ipcache` have two slots; `polc_generation[0]` names the active one. A packet reads
 //! the selector once and then only uses that slot's inner maps. [`Datapath::install`] fills
 //! fresh inner maps off-line, puts them in the spare slot, flips the selector with one
 //! 4-byte write, and then waits for an RCU grace period (an outer-map update, which makes
