@@ -112,8 +112,8 @@ fn record(sources: &SourceMap, lowered: &Lowered, outcome: &FlowOutcome) -> serd
 }
 
 pub fn run(args: &Args) -> Result<Exit, Failure> {
-    if args.engine != Engine::Reference {
-        return Err(Failure::new(format!("engine not available yet: `{}` (only `reference` runs today)", args.engine.as_str())));
+    if args.engine == Engine::Kernel {
+        return Err(Failure::new(format!("engine not available yet: `{}` (`reference` and `iptables` run today)", args.engine.as_str())));
     }
     let loaded = load_and_parse(&args.inputs)?;
     if report_errors(&loaded.sources, &loaded.parsed.diagnostics) {
@@ -125,7 +125,10 @@ pub fn run(args: &Args) -> Result<Exit, Failure> {
         return Ok(Exit::Findings);
     }
     report_warnings(&loaded.sources, &lowered.diagnostics);
-    let (outcomes, findings) = run_flow_tests(&loaded.parsed.objects, &lowered);
+    let (mut outcomes, findings) = run_flow_tests(&loaded.parsed.objects, &lowered);
+    if args.engine == Engine::Iptables {
+        crate::cmd_render::run_flow_tests_in_iptables(&loaded.parsed.objects, &lowered, &mut outcomes)?;
+    }
     if outcomes.is_empty() {
         return Err(Failure::new("no FlowTest among the inputs: nothing to test"));
     }
@@ -164,4 +167,92 @@ pub fn run(args: &Args) -> Result<Exit, Failure> {
     };
     print(&text);
     Ok(if failed == 0 { Exit::Clean } else { Exit::Findings })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, clap::Parser)]
+    struct Command {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn args(words: &[&str]) -> Args {
+        Command::try_parse_from(std::iter::once("polc-test").chain(words.iter().copied())).expect("valid arguments").args
+    }
+
+    fn examples() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../policies/examples")
+    }
+
+    fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("writing a test input");
+        path.display().to_string()
+    }
+
+    const FLOWS: &str = "apiVersion: polc/v1alpha1
+kind: FlowTest
+metadata: {name: t}
+spec:
+  flows:
+  - {from: default/client, to: default/frontend, port: 8080, expect: allow}
+  - {from: default/client, to: default/frontend, port: 9, expect: EXPECT}
+";
+
+    #[test]
+    fn the_kernel_engine_is_not_available_yet() {
+        let inventory = examples().join("inventory").display().to_string();
+        let failure = run(&args(&["--engine", "kernel", &inventory])).expect_err("not available");
+        assert!(failure.lines[0].contains("engine not available yet"), "{:?}", failure.lines);
+        assert!(failure.lines[0].contains("kernel"));
+    }
+
+    #[test]
+    fn exit_zero_only_when_every_flow_passes() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let inventory = examples().join("inventory").display().to_string();
+        let passing = write(&dir, "pass.yaml", &FLOWS.replace("EXPECT", "allow"));
+        assert_eq!(run(&args(&[&inventory, &passing])).expect("runs"), Exit::Clean);
+        let failing = write(&dir, "fail.yaml", &FLOWS.replace("EXPECT", "deny"));
+        assert_eq!(run(&args(&[&inventory, &failing])).expect("runs"), Exit::Findings);
+        assert_eq!(run(&args(&["--format", "json", &inventory, &failing])).expect("runs"), Exit::Findings);
+    }
+
+    #[test]
+    fn inputs_with_errors_are_not_tested_and_no_flowtest_is_a_usage_failure() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let inventory = examples().join("inventory").display().to_string();
+        let broken = write(&dir, "broken.yaml", &FLOWS.replace("EXPECT", "maybe"));
+        assert_eq!(run(&args(&[&inventory, &broken])).expect("runs"), Exit::Findings);
+        let failure = run(&args(&[&inventory])).expect_err("nothing to test");
+        assert!(failure.lines[0].contains("no FlowTest"));
+    }
+
+    #[test]
+    fn a_failing_flow_is_one_line_naming_the_expectation_and_the_place() {
+        let mut sources = SourceMap::new();
+        sources.add("flows.yaml", FLOWS.replace("EXPECT", "deny"));
+        sources.add("cluster.yaml", std::fs::read_to_string(examples().join("inventory/cluster.yaml")).expect("the sample inventory"));
+        let parsed = polc_compiler::parse(&sources, &polc_compiler::Options::default());
+        let lowered = lower(&parsed.objects, &polc_compiler::lower::LowerOptions::default());
+        let (outcomes, _) = run_flow_tests(&parsed.objects, &lowered);
+        let failing: Vec<&FlowOutcome> = outcomes.iter().filter(|outcome| !outcome.passed()).collect();
+        assert_eq!(failing.len(), 1);
+        let line = failure_line(&sources, failing[0]);
+        assert!(line.starts_with("FAIL t: default/client -> default/frontend 9/TCP: expected deny, got allow"), "{line}");
+        assert!(line.ends_with("(flows.yaml:7:5)"), "{line}");
+        assert!(!line.contains('\n'));
+        let json = record(&sources, &lowered, failing[0]);
+        assert_eq!(json["passed"], false);
+        assert_eq!(json["expected"], "deny");
+        assert_eq!(json["actual"], "allow");
+        assert_eq!(json["line"], 7);
+    }
 }

@@ -289,7 +289,8 @@ fn render_human(sources: &SourceMap, lowered: &Lowered, from: &ResolvedEnd, to: 
     out.push('\n');
     for direction in [&verdict.egress, &verdict.ingress].into_iter().flatten() {
         let remote = lowered.ir.identity(direction.remote_identity).map(|info| info.describe()).unwrap_or_default();
-        let peer = if remote.is_empty() { format!("identity {}", direction.remote_identity.0) } else { format!("identity {}: {remote}", direction.remote_identity.0) };
+        let peer =
+            if remote.is_empty() { format!("identity {}", direction.remote_identity.0) } else { format!("identity {}: {remote}", direction.remote_identity.0) };
         let side = match direction.direction {
             polc_ir::Direction::Egress => "to",
             polc_ir::Direction::Ingress => "from",
@@ -321,4 +322,61 @@ fn render_human(sources: &SourceMap, lowered: &Lowered, from: &ResolvedEnd, to: 
     }
     let _ = writeln!(out, "  reason: {}", verdict.reason);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, clap::Parser)]
+    struct Command {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn args(words: &[&str]) -> Args {
+        Command::try_parse_from(std::iter::once("polc-trace").chain(words.iter().copied())).expect("valid arguments").args
+    }
+
+    fn example(path: &str) -> String {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../policies/examples").join(path).display().to_string()
+    }
+
+    #[test]
+    fn a_trace_runs_whatever_the_verdict() {
+        let inventory = example("inventory");
+        let policy = example("cilium-policy/l3-frontend-to-backend.yaml");
+        for from in ["prod/frontend", "default/frontend", "203.0.113.7", "node:node-a"] {
+            let traced = run(&args(&[&inventory, &policy, "--from", from, "--to", "prod/backend", "--port", "8080"]));
+            assert_eq!(traced.expect("traced"), Exit::Clean);
+        }
+        let json = run(&args(&[&inventory, &policy, "--from", "prod/frontend", "--to", "prod/backend", "--port", "8080/tcp", "--format", "json"]));
+        assert_eq!(json.expect("traced"), Exit::Clean);
+    }
+
+    #[test]
+    fn unknown_ends_and_bad_ports_are_usage_failures() {
+        let inventory = example("inventory");
+        let failure = run(&args(&[&inventory, "--from", "prod/nope", "--to", "prod/backend", "--port", "80"])).expect_err("unknown pod");
+        assert!(failure.lines[0].starts_with("--from: pod `prod/nope` is not in the inventory"), "{:?}", failure.lines);
+        let failure = run(&args(&[&inventory, "--from", "prod/frontend", "--to", "prod/backend", "--port", "80/QUIC"])).expect_err("bad protocol");
+        assert!(failure.lines[0].contains("`QUIC`"), "{:?}", failure.lines);
+        let failure = run(&args(&[&inventory, "--from", "prod/frontend", "--to", "prod/backend", "--port", "53/UDP", "--http-method", "GET"]))
+            .expect_err("http over udp");
+        assert!(failure.lines[0].contains("HTTP"), "{:?}", failure.lines);
+    }
+
+    #[test]
+    fn semantics_options_reach_the_lowering() {
+        let parsed =
+            args(&["x.yaml", "--from", "a/b", "--to", "c/d", "--port", "1", "--policy-enforcement", "always", "--host-firewall", "false", "--dual-stack"]);
+        let settings = parsed.semantics.options().settings;
+        assert_eq!(settings.enforcement, EnforcementMode::Always);
+        assert!(!settings.host_firewall && settings.allow_localhost && settings.dual_stack);
+        assert_eq!(settings.cluster_name, "default");
+    }
 }

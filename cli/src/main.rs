@@ -4,9 +4,13 @@
 //! subcommand is one variant of [`Command`] and one module `cmd_<name>.rs` with an `Args`
 //! struct and a `run(&Args) -> Result<Exit, Failure>` function.
 
+mod cmd_agent;
+mod cmd_apply;
 mod cmd_explain;
 mod cmd_lint;
+mod cmd_render;
 mod cmd_schema;
+mod cmd_status;
 mod cmd_test;
 mod cmd_trace;
 mod exit;
@@ -41,6 +45,14 @@ enum Command {
     Trace(cmd_trace::Args),
     /// Run every FlowTest among the inputs and report the flows that fail
     Test(cmd_test::Args),
+    /// Run the runtime agent: load bundles into this node and swap generations atomically
+    Agent(cmd_agent::Args),
+    /// Ask the agent to make a bundle live
+    Apply(cmd_apply::Args),
+    /// Show the agent's live generation, maps, endpoints and last error
+    Status(cmd_status::Args),
+    /// Print the iptables reference rendering (ipset and iptables-restore input) per node
+    Render(cmd_render::Args),
 }
 
 fn run(command: &Command) -> Result<Exit, Failure> {
@@ -50,6 +62,10 @@ fn run(command: &Command) -> Result<Exit, Failure> {
         Command::Explain(args) => cmd_explain::run(args),
         Command::Trace(args) => cmd_trace::run(args),
         Command::Test(args) => cmd_test::run(args),
+        Command::Agent(args) => cmd_agent::run(args),
+        Command::Apply(args) => cmd_apply::run(args),
+        Command::Status(args) => cmd_status::run(args),
+        Command::Render(args) => cmd_render::run(args),
     }
 }
 

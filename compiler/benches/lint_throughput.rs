@@ -38,10 +38,6 @@ fn throughput(c: &mut Criterion) {
         Some(first) => eprintln!("WARNING: the benchmark stream has findings (first: {} {}); the timing includes error paths", first.code.id, first.message),
     }
 
-    let mut group = c.benchmark_group("lint_throughput");
-    group.sample_size(10).measurement_time(Duration::from_secs(20)).throughput(Throughput::Elements(DOCUMENTS as u64));
-    group.bench_function("parse_10000_cnp_one_stream", |b| b.iter(|| parse(&sources, &Options::default())));
-
     // The same documents as 100 files of 100: the front end parses files on every core.
     let mut split = SourceMap::new();
     for file in 0..100 {
@@ -52,8 +48,43 @@ fn throughput(c: &mut Criterion) {
         }
         split.add(format!("policies-{file:03}.yaml"), chunk);
     }
+
+    // CPU time is steadier than wall time on a shared machine: report it too, with the share
+    // of the YAML reader (node trees with spans, no schema) in it.
+    for (what, sources) in [("one stream", &sources), ("100 files", &split)] {
+        if let Some(cpu) = cpu_time_per_run(5, || drop(parse(sources, &Options::default()))) {
+            eprintln!("{what}: {cpu:?} of CPU time per run (user + system, all threads, mean of 5)");
+        }
+    }
+    let limits = polc_compiler::yaml::Limits::default();
+    if let Some(cpu) = cpu_time_per_run(5, || drop(polc_compiler::yaml::parse_stream(polc_compiler::SourceId(0), &text, &limits))) {
+        eprintln!("of which the YAML reader alone: {cpu:?} per run");
+    }
+
+    let mut group = c.benchmark_group("lint_throughput");
+    group.sample_size(10).measurement_time(Duration::from_secs(20)).throughput(Throughput::Elements(DOCUMENTS as u64));
+    group.bench_function("parse_10000_cnp_one_stream", |b| b.iter(|| parse(&sources, &Options::default())));
     group.bench_function("parse_10000_cnp_100_files", |b| b.iter(|| parse(&split, &Options::default())));
     group.finish();
+}
+
+/// The process's CPU time (user + system, every thread) from `/proc/self/stat`, in clock ticks
+/// of 10 ms (`CLK_TCK` is 100 on Linux).
+fn process_cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// Mean CPU time of `runs` calls of `work`, when the platform reports it.
+fn cpu_time_per_run(runs: u32, mut work: impl FnMut()) -> Option<Duration> {
+    let before = process_cpu_time()?;
+    for _ in 0..runs {
+        work();
+    }
+    Some((process_cpu_time()? - before) / runs)
 }
 
 criterion_group!(benches, throughput);

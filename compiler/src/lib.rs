@@ -8,6 +8,7 @@
 pub mod checks;
 pub mod codes;
 pub mod diag;
+pub mod diff;
 pub mod frontend;
 pub mod identity;
 pub mod inventory;

@@ -407,6 +407,28 @@ spec:
 }
 
 #[test]
+fn network_policy_rules_count_whatever_policy_types_says() {
+    // Cilium lowers the ingress rules even though `policyTypes` lists only Egress, and makes
+    // egress deny-all because it is listed without rules.
+    let (_, lowered) = load(
+        "apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: np, namespace: default}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  policyTypes: [Egress]
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: backend}}}]
+",
+    );
+    let db = lowered.ir.pod("default", "db").unwrap();
+    assert!(db.ingress.enforced && db.egress.enforced && db.egress.entries.is_empty());
+    assert!(allowed(&lowered, "default/backend", "default/db", 5432));
+    assert!(!allowed(&lowered, "default/frontend", "default/db", 5432));
+    assert!(!allowed(&lowered, "default/db", "default/backend", 8080));
+}
+
+#[test]
 fn services_fqdns_and_unresolvable_peers_are_reported() {
     let (_, lowered) = load(
         "apiVersion: cilium.io/v2

@@ -97,10 +97,39 @@ fn shrink(cluster: &Cluster, mut ir: PolicyIr, flow: &Flow) -> PolicyIr {
     ir
 }
 
+/// The policy part of an IR, one line per entry.
+fn summary(ir: &PolicyIr) -> String {
+    let mut lines = Vec::new();
+    for identity in &ir.identities {
+        if let IdentityKind::Cidr { prefix } = &identity.kind {
+            lines.push(format!("  identity {} = cidr {prefix}", identity.id.0));
+        }
+    }
+    for endpoint in &ir.endpoints {
+        for (name, policy) in [("ingress", &endpoint.ingress), ("egress", &endpoint.egress)] {
+            if !policy.enforced {
+                continue;
+            }
+            lines.push(format!("  endpoint {} `{}` identity {} {name}: default deny {}", endpoint.id, endpoint.kind, endpoint.identity.0, policy.default_deny));
+            for entry in &policy.entries {
+                lines.push(format!(
+                    "    {:?} peers {:?} l4 {} auth {:?} l7 {}",
+                    entry.verdict,
+                    entry.peers,
+                    entry.l4,
+                    entry.auth,
+                    entry.l7.as_ref().map(|rules| rules.kind_name()).unwrap_or("none")
+                ));
+            }
+        }
+    }
+    lines.join("\n")
+}
+
 fn report(backend: Backend, scenario: &Scenario, minimal: &PolicyIr, flow: &Flow, verdict: Option<&FlowVerdict>) -> String {
     let evaluated = evaluate(minimal, flow);
     let mut text = format!(
-        "backend {}: scenario {} disagrees on {:?} -> {:?} {}/{}\n  engine: {}\n  evaluator: {}\nminimal IR:\n{}\nflow:\n{}\n",
+        "backend {}: scenario {} disagrees on {:?} -> {:?} {}/{}\n  engine: {}\n  evaluator: {}\nminimal policy:\n{}\nminimal IR (JSON): {}\nflow (JSON): {}\n",
         backend.as_str(),
         scenario.index,
         flow.source,
@@ -109,7 +138,8 @@ fn report(backend: Backend, scenario: &Scenario, minimal: &PolicyIr, flow: &Flow
         flow.port,
         verdict.map(|verdict| verdict.to_string()).unwrap_or_else(|| "(no verdict)".to_owned()),
         evaluated.reason,
-        serde_json::to_string_pretty(minimal).unwrap_or_default(),
+        summary(minimal),
+        serde_json::to_string(minimal).unwrap_or_default(),
         serde_json::to_string(flow).unwrap_or_default(),
     );
     for rendering in polc_iptables::render_all(minimal) {

@@ -4,8 +4,9 @@
 //! `ipBlock` is a CIDR with its `except`s; a `podSelector` alone is confined to the policy's
 //! namespace; a `namespaceSelector` selects by namespace labels (an empty one: every namespace),
 //! optionally narrowed by a `podSelector`. An absent or empty `from`/`to` is every peer, world and
-//! host included; absent or empty `ports` is every port. A direction listed in the effective
-//! `policyTypes` is default-deny; with no rules it denies everything.
+//! host included; absent or empty `ports` is every port. Rules are default-deny. A direction
+//! without rules denies everything when `policyTypes` lists it (or, for ingress, when it does not
+//! list egress); Cilium lowers a direction's rules even when `policyTypes` leaves it out.
 
 use polc_ir::{Direction, IpPrefix, PortRange, Protocol, RuleVerdict};
 
@@ -82,18 +83,25 @@ pub fn lower_network_policy(cx: &mut LowerCx<'_>, object: ObjectIndex, policy: &
     let name = policy.metadata.name().to_owned();
     let cluster = cx.settings.cluster_name.clone();
     let subject = Subject::Endpoints(subject_selector(&Scope::Namespace(namespace.clone()), policy.spec.pod_selector()));
-    let types = policy.spec.effective_policy_types();
+    let listed = |wanted: PolicyType| policy.spec.policy_types.as_ref().is_some_and(|types| types.contains(&wanted));
     let kind = "NetworkPolicy";
-    for (policy_type, direction, section) in [(PolicyType::Ingress, Direction::Ingress, "ingress"), (PolicyType::Egress, Direction::Egress, "egress")] {
-        if !types.contains(&policy_type) {
-            continue;
-        }
+    for (direction, section) in [(Direction::Ingress, "ingress"), (Direction::Egress, "egress")] {
+        // Cilium lowers the rules of both directions whatever `policyTypes` says, and adds a
+        // deny-all entry to a direction without rules when: ingress is listed or egress is not
+        // (ingress); egress is listed (egress).
+        let deny_all_without_rules = match direction {
+            Direction::Ingress => listed(PolicyType::Ingress) || !listed(PolicyType::Egress),
+            Direction::Egress => listed(PolicyType::Egress),
+        };
         let rules: Vec<(Option<&[NetworkPolicyPeer]>, &[NetworkPolicyPort])> = match direction {
             Direction::Ingress => policy.spec.ingress().iter().map(|rule| (rule.from.as_deref(), rule.ports.as_deref().unwrap_or_default())).collect(),
             Direction::Egress => policy.spec.egress().iter().map(|rule| (rule.to.as_deref(), rule.ports.as_deref().unwrap_or_default())).collect(),
         };
         if rules.is_empty() {
-            // Listed with no rules: default deny for this direction.
+            if !deny_all_without_rules {
+                continue;
+            }
+            // No rules: default deny for this direction.
             let path =
                 if policy.spec.policy_types.is_some() { Path::root().key("spec").key("policyTypes") } else { Path::root().key("spec").key("podSelector") };
             let origin = cx.origin(object, kind, Some(&namespace), &name, &path);
