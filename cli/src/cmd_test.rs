@@ -112,8 +112,8 @@ fn record(sources: &SourceMap, lowered: &Lowered, outcome: &FlowOutcome) -> serd
 }
 
 pub fn run(args: &Args) -> Result<Exit, Failure> {
-    if args.engine == Engine::Kernel {
-        return Err(Failure::new(format!("engine not available yet: `{}` (`reference` and `iptables` run today)", args.engine.as_str())));
+    if args.engine == Engine::Kernel && !polc_ebpf::kernel::running_as_root() {
+        return Err(Failure::new(polc_ebpf::engine::EngineError::NotRoot.to_string()));
     }
     let loaded = load_and_parse(&args.inputs)?;
     if report_errors(&loaded.sources, &loaded.parsed.diagnostics) {
@@ -128,6 +128,9 @@ pub fn run(args: &Args) -> Result<Exit, Failure> {
     let (mut outcomes, findings) = run_flow_tests(&loaded.parsed.objects, &lowered);
     if args.engine == Engine::Iptables {
         crate::cmd_render::run_flow_tests_in_iptables(&loaded.parsed.objects, &lowered, &mut outcomes)?;
+    }
+    if args.engine == Engine::Kernel {
+        run_flow_tests_in_kernel(&loaded.sources, &loaded.parsed.objects, &lowered, &mut outcomes)?;
     }
     if outcomes.is_empty() {
         return Err(Failure::new("no FlowTest among the inputs: nothing to test"));
@@ -169,6 +172,67 @@ pub fn run(args: &Args) -> Result<Exit, Failure> {
     Ok(if failed == 0 { Exit::Clean } else { Exit::Findings })
 }
 
+/// The flow of every FlowTest flow among `objects`, in the order `run_flow_tests` reports them
+/// (`None` where a flow does not resolve).
+fn kernel_flows(objects: &[polc_compiler::Object], lowered: &Lowered) -> Vec<Option<polc_ir::Flow>> {
+    use polc_compiler::kinds::Resource;
+    use polc_compiler::model::flowtest::FlowEndpoint;
+    use polc_compiler::semantics::{l7_of, port_of, protocol_of, resolve_end};
+    let mut flows = Vec::new();
+    for object in objects {
+        let Resource::FlowTest(test) = &object.resource else { continue };
+        for flow in &test.spec.flows {
+            let end = |text: &str| FlowEndpoint::parse(text).and_then(|parsed| resolve_end(lowered, &parsed)).ok().map(|resolved| resolved.end);
+            flows.push(match (end(&flow.from), end(&flow.to), port_of(flow.protocol, flow.port)) {
+                (Some(source), Some(destination), Some(port)) => {
+                    Some(polc_ir::Flow { source, destination, protocol: protocol_of(flow.protocol), port, l7: l7_of(flow.http.as_ref(), flow.dns.as_ref()) })
+                }
+                _ => None,
+            });
+        }
+    }
+    flows
+}
+
+/// `polc test --engine kernel`: compiles the datapath of every endpoint, loads the generated
+/// objects with their constants, installs each endpoint's generation and runs every flow as a
+/// crafted packet through BPF_PROG_TEST_RUN (the source's egress program and the destination's
+/// ingress program), replacing the reference verdict of each flow with the kernel's. L7 requests
+/// are judged at L4, where a redirect to the proxy is an allow; the request itself is then the
+/// proxy's to decide, which is the reference evaluator's L7 matching (the reason says so).
+fn run_flow_tests_in_kernel(sources: &SourceMap, objects: &[polc_compiler::Object], lowered: &Lowered, outcomes: &mut [FlowOutcome]) -> Result<(), Failure> {
+    use polc_ebpf::compile::{CompileOptions, compile};
+    use polc_ebpf::engine::{EngineOptions, KernelJudge, run_flows};
+    let compiled = compile(&lowered.ir, &CompileOptions::default(), &crate::cmd_compile::locate(sources, lowered))
+        .map_err(|error| Failure::new(format!("cannot compile the datapath: {error}")))?;
+    let flows = kernel_flows(objects, lowered);
+    if flows.len() != outcomes.len() {
+        return Err(Failure::new("the FlowTest flows could not be matched to their outcomes"));
+    }
+    let runnable: Vec<polc_ir::Flow> = flows.iter().flatten().cloned().collect();
+    let mut judge = KernelJudge::new(false).map_err(|error| Failure::new(error.to_string()))?;
+    let runs = run_flows(&lowered.ir, &compiled, &runnable, &mut judge, &EngineOptions::default())
+        .map_err(|error| Failure::new(format!("the kernel engine failed: {error}")))?;
+    let mut runs = runs.into_iter();
+    for (outcome, flow) in outcomes.iter_mut().zip(&flows) {
+        if flow.is_none() {
+            continue;
+        }
+        match runs.next() {
+            Some(Ok(run)) => {
+                outcome.error = None;
+                outcome.verdict = Some(polc_ir::Verdict { allowed: run.allowed, reason: run.reason, egress: None, ingress: None, notes: Vec::new() });
+            }
+            Some(Err(message)) => {
+                outcome.verdict = None;
+                outcome.error = Some(format!("the kernel engine cannot run this flow: {message}"));
+            }
+            None => return Err(Failure::new("the kernel engine returned fewer verdicts than flows")),
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
@@ -207,11 +271,19 @@ spec:
 ";
 
     #[test]
-    fn the_kernel_engine_is_not_available_yet() {
+    fn the_kernel_engine_needs_root_and_otherwise_runs_the_flows_privileged() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
         let inventory = examples().join("inventory").display().to_string();
-        let failure = run(&args(&["--engine", "kernel", &inventory])).expect_err("not available");
-        assert!(failure.lines[0].contains("engine not available yet"), "{:?}", failure.lines);
-        assert!(failure.lines[0].contains("kernel"));
+        let passing = write(&dir, "pass.yaml", &FLOWS.replace("EXPECT", "allow"));
+        let failing = write(&dir, "fail.yaml", &FLOWS.replace("EXPECT", "deny"));
+        if !polc_ebpf::kernel::running_as_root() {
+            let failure = run(&args(&["--engine", "kernel", &inventory, &passing])).expect_err("needs root");
+            assert!(failure.lines[0].contains("needs root"), "{:?}", failure.lines);
+            eprintln!("skipping the kernel part of the_kernel_engine_needs_root_and_otherwise_runs_the_flows_privileged: it loads BPF programs and needs root");
+            return;
+        }
+        assert_eq!(run(&args(&["--engine", "kernel", &inventory, &passing])).expect("runs"), Exit::Clean);
+        assert_eq!(run(&args(&["--engine", "kernel", &inventory, &failing])).expect("runs"), Exit::Findings);
     }
 
     #[test]

@@ -52,6 +52,10 @@ pub struct SemanticsArgs {
     /// its own family only
     #[arg(long)]
     pub dual_stack: bool,
+    /// The agent's `bpf-policy-map-max`: the most policy map entries an endpoint may need
+    /// (256 to 65536); more is an error (PLC7015)
+    #[arg(long, value_name = "N", default_value_t = polc_compiler::checks::analysis::policy_map_limit::DEFAULT_POLICY_MAP_MAX as u32, value_parser = clap::value_parser!(u32).range(256..=65536))]
+    pub policy_map_max: u32,
 }
 
 impl SemanticsArgs {
@@ -69,6 +73,7 @@ impl SemanticsArgs {
                 cluster_name: self.cluster_name.clone(),
                 dual_stack: self.dual_stack,
             },
+            policy_map_max: self.policy_map_max as usize,
         }
     }
 }

@@ -6,7 +6,10 @@
 
 mod cmd_agent;
 mod cmd_apply;
+mod cmd_compile;
+mod cmd_diff;
 mod cmd_explain;
+mod cmd_inspect;
 mod cmd_lint;
 mod cmd_render;
 mod cmd_schema;
@@ -45,6 +48,13 @@ enum Command {
     Trace(cmd_trace::Args),
     /// Run every FlowTest among the inputs and report the flows that fail
     Test(cmd_test::Args),
+    /// Show the flows whose verdict changes and the policy-map entries that change between
+    /// two sets of inputs
+    Diff(cmd_diff::Args),
+    /// Compile policies and inventory to a bundle of eBPF map images and datapath objects
+    Compile(cmd_compile::Args),
+    /// Dump every map and object of a bundle, with the rules behind each policy entry
+    Inspect(cmd_inspect::Args),
     /// Run the runtime agent: load bundles into this node and swap generations atomically
     Agent(cmd_agent::Args),
     /// Ask the agent to make a bundle live
@@ -62,6 +72,9 @@ fn run(command: &Command) -> Result<Exit, Failure> {
         Command::Explain(args) => cmd_explain::run(args),
         Command::Trace(args) => cmd_trace::run(args),
         Command::Test(args) => cmd_test::run(args),
+        Command::Diff(args) => cmd_diff::run(args),
+        Command::Compile(args) => cmd_compile::run(args),
+        Command::Inspect(args) => cmd_inspect::run(args),
         Command::Agent(args) => cmd_agent::run(args),
         Command::Apply(args) => cmd_apply::run(args),
         Command::Status(args) => cmd_status::run(args),

@@ -12,6 +12,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod support;
+
 /// The namespace the suite runs in (`--test-namespace` default `cilium-test`, suffixed with the
 /// concurrency index).
 const TEST_NAMESPACE: &str = "cilium-test-1";
@@ -402,4 +404,48 @@ fn policies_are_placed_like_the_suite_places_them() {
         "kind: CiliumNetworkPolicy\nmetadata:\n  name: x\nspec:\n  endpointSelector:\n    matchLabels:\n      io.kubernetes.pod.namespace: kube-system\n";
     assert!(apply_like_the_suite(other_namespace).expect("applies").contains("io.kubernetes.pod.namespace: kube-system"));
     assert!(apply_like_the_suite("kind: CiliumNetworkPolicy\nmetadata: {name: x}\n").is_err());
+}
+
+/// Every case's flows through the reference evaluator, the userspace model of the compiled
+/// datapath and, with `kernel`, the datapath in the kernel (see `support/engines.rs`).
+fn compare_engines_on_every_case(mut kernel: Option<&mut polc_ebpf::engine::KernelJudge>) {
+    let Some(manifest_dir) = manifest_dir() else {
+        return;
+    };
+    let root = workspace_root();
+    let inventory = std::fs::read_to_string(root.join("tests/connectivity/inventory.yaml")).expect("the connectivity inventory");
+    let mut failures = Vec::new();
+    let mut flows = 0;
+    for case in CASES {
+        let mut sources = polc_compiler::SourceMap::new();
+        for manifest in case.manifests {
+            let source = std::fs::read_to_string(manifest_dir.join(manifest)).unwrap_or_else(|error| panic!("cannot read {manifest}: {error}"));
+            let rendered = render_template(&source).and_then(|rendered| apply_like_the_suite(&rendered)).unwrap_or_else(|error| panic!("{manifest}: {error}"));
+            sources.add(*manifest, rendered);
+        }
+        sources.add("tests/connectivity/inventory.yaml", inventory.clone());
+        let flowtest = format!("tests/connectivity/{}.flowtest.yaml", case.flowtest);
+        sources.add(flowtest.clone(), std::fs::read_to_string(root.join(&flowtest)).expect("the case's FlowTest"));
+        match support::engines::compare_engines(&sources, &polc_compiler::lower::LowerOptions::default(), kernel.as_deref_mut()) {
+            Ok(covered) => flows += covered.flows,
+            Err(message) => failures.push(format!("case `{}`: {message}", case.flowtest)),
+        }
+    }
+    assert!(failures.is_empty(), "the engines disagree:\n{}", failures.join("\n"));
+    assert!(flows >= 500, "only {flows} flows compared");
+    eprintln!("the engines agree on {flows} flows of {} cases", CASES.len());
+}
+
+#[test]
+fn every_case_gets_the_same_verdict_from_the_reference_and_the_model() {
+    compare_engines_on_every_case(None);
+}
+
+#[test]
+fn every_case_gets_the_same_verdict_from_the_reference_the_model_and_the_kernel_privileged() {
+    if !support::engines::privileged("every_case_gets_the_same_verdict_from_the_reference_the_model_and_the_kernel_privileged") {
+        return;
+    }
+    let mut kernel = polc_ebpf::engine::KernelJudge::new(true).expect("root may load BPF programs");
+    compare_engines_on_every_case(Some(&mut kernel));
 }

@@ -330,7 +330,7 @@ spec:
 
 #[test]
 fn enforcement_modes_and_the_host_firewall() {
-    let always = LowerOptions { settings: polc_ir::Settings { enforcement: EnforcementMode::Always, ..polc_ir::Settings::default() } };
+    let always = LowerOptions { settings: polc_ir::Settings { enforcement: EnforcementMode::Always, ..polc_ir::Settings::default() }, ..LowerOptions::default() };
     let (_, lowered) = load_with("", &always);
     assert!(!allowed(&lowered, "default/client", "default/frontend", 8080), "always: default deny everywhere");
     // allow-localhost admits the frontend's node at the frontend's ingress, but with the host
@@ -341,7 +341,7 @@ fn enforcement_modes_and_the_host_firewall() {
     assert!(!from_node.allowed);
     assert_eq!(from_node.egress.unwrap().decision, Decision::DefaultDenied);
     assert!(from_node.ingress.unwrap().allowed);
-    let never = LowerOptions { settings: polc_ir::Settings { enforcement: EnforcementMode::Never, ..polc_ir::Settings::default() } };
+    let never = LowerOptions { settings: polc_ir::Settings { enforcement: EnforcementMode::Never, ..polc_ir::Settings::default() }, ..LowerOptions::default() };
     let (_, lowered) = load_with(BACKEND_FROM_FRONTEND, &never);
     assert!(allowed(&lowered, "default/frontend", "prod/backend", 8080), "never: nothing is enforced");
 
@@ -356,7 +356,7 @@ spec:
     let (_, lowered) = load(host_policy);
     assert!(!allowed(&lowered, "default/client", "node:node-a", 22), "host firewall on by default in polc");
     assert!(allowed(&lowered, "node:node-b", "node:node-a", 22));
-    let off = LowerOptions { settings: polc_ir::Settings { host_firewall: false, ..polc_ir::Settings::default() } };
+    let off = LowerOptions { settings: polc_ir::Settings { host_firewall: false, ..polc_ir::Settings::default() }, ..LowerOptions::default() };
     let (_, lowered) = load_with(host_policy, &off);
     assert!(allowed(&lowered, "default/client", "node:node-a", 22));
     assert!(codes(&lowered).contains(&"PLC7009"));
@@ -366,7 +366,7 @@ spec:
 fn allow_localhost_can_be_turned_off() {
     let (_, lowered) = load(BACKEND_FROM_FRONTEND);
     assert!(allowed(&lowered, "node:node-b", "prod/backend", 8080), "prod/backend runs on node-b");
-    let off = LowerOptions { settings: polc_ir::Settings { allow_localhost: false, ..polc_ir::Settings::default() } };
+    let off = LowerOptions { settings: polc_ir::Settings { allow_localhost: false, ..polc_ir::Settings::default() }, ..LowerOptions::default() };
     let (_, lowered) = load_with(BACKEND_FROM_FRONTEND, &off);
     assert!(!allowed(&lowered, "node:node-b", "prod/backend", 8080));
 }
@@ -487,7 +487,7 @@ spec:
         evaluate(&lowered.ir, &Flow { destination, ..flow(lowered, "default/client", "default/db", 443, Protocol::TCP) }).allowed
     };
     assert!(to(&single, "10.1.2.3"), "`::/0` is `world` in a single-stack cluster");
-    let dual = LowerOptions { settings: polc_ir::Settings { dual_stack: true, ..polc_ir::Settings::default() } };
+    let dual = LowerOptions { settings: polc_ir::Settings { dual_stack: true, ..polc_ir::Settings::default() }, ..LowerOptions::default() };
     let (_, dual) = load_with(policy, &dual);
     assert!(!codes(&dual).contains(&"PLC7012"));
     assert!(!to(&dual, "10.1.2.3"), "in a dual-stack cluster `::/0` is IPv6 only");

@@ -31,10 +31,7 @@ pub enum ClientError {
 /// Sends one request and reads its response. `timeout` bounds each read and write
 /// (`None`: wait as long as the agent needs, e.g. for a large bundle).
 pub fn request(socket: &Path, request: &Request, timeout: Option<Duration>) -> Result<Response, ClientError> {
-    let mut stream = UnixStream::connect(socket).map_err(|source| ClientError::Connect {
-        socket: socket.display().to_string(),
-        source,
-    })?;
+    let mut stream = UnixStream::connect(socket).map_err(|source| ClientError::Connect { socket: socket.display().to_string(), source })?;
     stream.set_read_timeout(timeout)?;
     stream.set_write_timeout(timeout)?;
     let mut line = serde_json::to_string(request).map_err(|error| ClientError::BadAnswer(error.to_string()))?;
@@ -47,14 +44,10 @@ pub fn request(socket: &Path, request: &Request, timeout: Option<Duration>) -> R
     }
     let response: Response = serde_json::from_str(&answer).map_err(|error| ClientError::BadAnswer(error.to_string()))?;
     if !response.ok {
-        let error = response.error.unwrap_or(crate::protocol::ErrorReply {
-            kind: "agent".to_owned(),
-            message: "the agent refused the request without a reason".to_owned(),
-        });
-        return Err(ClientError::Refused {
-            kind: error.kind,
-            message: error.message,
-        });
+        let error = response
+            .error
+            .unwrap_or(crate::protocol::ErrorReply { kind: "agent".to_owned(), message: "the agent refused the request without a reason".to_owned() });
+        return Err(ClientError::Refused { kind: error.kind, message: error.message });
     }
     Ok(response)
 }

@@ -28,10 +28,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_entries_per_map: 4 * 1024 * 1024,
-            max_total_record_bytes: 1024 * 1024 * 1024,
-        }
+        Limits { max_entries_per_map: 4 * 1024 * 1024, max_total_record_bytes: 1024 * 1024 * 1024 }
     }
 }
 
@@ -169,18 +166,10 @@ fn check_constants(object: &ObjectSection) -> Result<(), ContractError> {
     let globals: BTreeMap<&str, usize> = DatapathConfig::default().globals().into_iter().map(|(name, bytes)| (name, bytes.len())).collect();
     for (name, constant) in &object.constants {
         let Some(expected) = globals.get(name.as_str()) else {
-            return Err(ContractError::UnknownConstant {
-                object: object.name.clone(),
-                constant: name.clone(),
-            });
+            return Err(ContractError::UnknownConstant { object: object.name.clone(), constant: name.clone() });
         };
         if usize::from(constant.size) != *expected {
-            return Err(ContractError::ConstantSize {
-                object: object.name.clone(),
-                constant: name.clone(),
-                size: constant.size,
-                expected: *expected,
-            });
+            return Err(ContractError::ConstantSize { object: object.name.clone(), constant: name.clone(), size: constant.size, expected: *expected });
         }
     }
     Ok(())
@@ -197,17 +186,11 @@ fn plan_endpoint(node: &NodeSection, endpoint: &EndpointSection, maps: &mut BTre
         .iter()
         .find(|object| object.name == endpoint.object)
         .cloned()
-        .ok_or_else(|| ContractError::UnknownConstant {
-            object: endpoint.object.clone(),
-            constant: String::new(),
-        })?;
+        .ok_or_else(|| ContractError::UnknownConstant { object: endpoint.object.clone(), constant: String::new() })?;
     check_constants(&object)?;
     let mut bindings = BTreeMap::new();
     for (outer, map_name) in &endpoint.maps {
-        let role = OuterRole::from_outer_map(outer).ok_or_else(|| ContractError::UnknownOuterMap {
-            endpoint: endpoint.name.clone(),
-            outer: outer.clone(),
-        })?;
+        let role = OuterRole::from_outer_map(outer).ok_or_else(|| ContractError::UnknownOuterMap { endpoint: endpoint.name.clone(), outer: outer.clone() })?;
         let Some(map) = node.maps.iter().find(|map| map.name == *map_name) else {
             continue;
         };
@@ -225,10 +208,7 @@ fn plan_endpoint(node: &NodeSection, endpoint: &EndpointSection, maps: &mut BTre
     }
     for role in OuterRole::read_by(&object.constants) {
         if !bindings.contains_key(&role) {
-            return Err(ContractError::MissingBinding {
-                endpoint: endpoint.name.clone(),
-                outer: role.outer_map(),
-            });
+            return Err(ContractError::MissingBinding { endpoint: endpoint.name.clone(), outer: role.outer_map() });
         }
     }
     Ok(EndpointPlan {
@@ -253,26 +233,14 @@ pub fn plan(bundle: &Bundle, node: Option<&str>, limits: &Limits) -> Result<Plan
     let mut total: u64 = 0;
     for map in maps.values() {
         if map.max_entries > limits.max_entries_per_map {
-            return Err(ContractError::TooManyEntries {
-                map: map.name.clone(),
-                max_entries: map.max_entries,
-                limit: limits.max_entries_per_map,
-            });
+            return Err(ContractError::TooManyEntries { map: map.name.clone(), max_entries: map.max_entries, limit: limits.max_entries_per_map });
         }
         total = total.saturating_add(map.entries.saturating_mul(map.record_size()));
     }
     if total > limits.max_total_record_bytes {
-        return Err(ContractError::TooLarge {
-            total,
-            limit: limits.max_total_record_bytes,
-        });
+        return Err(ContractError::TooLarge { total, limit: limits.max_total_record_bytes });
     }
-    Ok(Plan {
-        node: section.name.clone(),
-        bundle_digest: bundle.digest(),
-        endpoints,
-        maps,
-    })
+    Ok(Plan { node: section.name.clone(), bundle_digest: bundle.digest(), endpoints, maps })
 }
 
 #[cfg(test)]
@@ -284,22 +252,13 @@ mod tests {
 
     fn bundle(config: DatapathConfig, bindings: &[(&str, &str)], extra_node: bool) -> Bundle {
         let policy = PolicyMapImage::build(&[PolicyEntry::allow(5, Direction::Ingress, 6, 80, 16)]).unwrap();
-        let ipcache = IpcacheImage::build(
-            &[IpcacheEntry {
-                prefix: IpPrefix::host(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))),
-                identity: 5,
-            }],
-            0,
-        )
-        .unwrap();
+        let ipcache = IpcacheImage::build(&[IpcacheEntry { prefix: IpPrefix::host(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))), identity: 5 }], 0).unwrap();
         let mut builder = BundleBuilder::new("polc test", Digest::of(b"in"));
         builder.add_map("node-a", MapImage::ipcache("ipcache", &ipcache)).unwrap();
         builder.add_map("node-a", MapImage::policy("policy", &policy)).unwrap();
         builder.add_map("node-a", MapImage::policy_hash("policy-hash", &policy)).unwrap();
         builder.add_object("node-a", ObjectImage::datapath("web", &config)).unwrap();
-        builder
-            .add_endpoint("node-a", "default/web", 9, &[IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2))], "web", bindings)
-            .unwrap();
+        builder.add_endpoint("node-a", "default/web", 9, &[IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2))], "web", bindings).unwrap();
         if extra_node {
             builder.add_node("node-b");
         }
@@ -338,38 +297,25 @@ mod tests {
         );
         let missing = bundle(DatapathConfig::default(), &[("polc_ipcache", "ipcache")], false);
         assert!(matches!(plan(&missing, None, &Limits::default()), Err(ContractError::MissingBinding { outer: "polc_policy", .. })));
-        let hash_mode = DatapathConfig {
-            policy_map_hash: true,
-            ..DatapathConfig::default()
-        };
-        assert!(matches!(plan(&bundle(hash_mode, &BINDINGS, false), None, &Limits::default()), Err(ContractError::MissingBinding { outer: "polc_policy_hash", .. })));
+        let hash_mode = DatapathConfig { policy_map_hash: true, ..DatapathConfig::default() };
+        assert!(matches!(
+            plan(&bundle(hash_mode, &BINDINGS, false), None, &Limits::default()),
+            Err(ContractError::MissingBinding { outer: "polc_policy_hash", .. })
+        ));
         assert!(plan(&bundle(hash_mode, &[("polc_ipcache", "ipcache"), ("polc_policy_hash", "policy-hash")], false), None, &Limits::default()).is_ok());
         let unknown = bundle(DatapathConfig::default(), &[("polc_ipcache", "ipcache"), ("polc_policy", "policy"), ("polc_lb", "policy")], false);
         assert!(matches!(plan(&unknown, None, &Limits::default()), Err(ContractError::UnknownOuterMap { .. })));
-        let small = Limits {
-            max_entries_per_map: 1000,
-            ..Limits::default()
-        };
+        let small = Limits { max_entries_per_map: 1000, ..Limits::default() };
         let error = plan(&bundle(DatapathConfig::default(), &BINDINGS, false), None, &small).unwrap_err();
         assert_eq!(error.to_string(), "map `ipcache` asks for 512000 entries, more than this node allows (1000)");
-        let tiny = Limits {
-            max_total_record_bytes: 10,
-            ..Limits::default()
-        };
+        let tiny = Limits { max_total_record_bytes: 10, ..Limits::default() };
         assert!(matches!(plan(&bundle(DatapathConfig::default(), &BINDINGS, false), None, &tiny), Err(ContractError::TooLarge { total: 72, .. })));
     }
 
     #[test]
     fn instance_keys_follow_object_and_constants() {
         let base = bundle(DatapathConfig::default(), &BINDINGS, false);
-        let other = bundle(
-            DatapathConfig {
-                endpoint_identity: 42,
-                ..DatapathConfig::default()
-            },
-            &BINDINGS,
-            false,
-        );
+        let other = bundle(DatapathConfig { endpoint_identity: 42, ..DatapathConfig::default() }, &BINDINGS, false);
         let key = |bundle: &Bundle| plan(bundle, None, &Limits::default()).unwrap().endpoints[0].instance.clone();
         assert_eq!(key(&base), key(&bundle(DatapathConfig::default(), &BINDINGS, false)));
         assert_ne!(key(&base), key(&other));

@@ -83,13 +83,7 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(kernel: NodeKernel) -> Shared {
-        Shared {
-            status: Mutex::new(Status {
-                started_at: now_rfc3339(),
-                ..Status::default()
-            }),
-            metrics: Metrics::new(kernel),
-        }
+        Shared { status: Mutex::new(Status { started_at: now_rfc3339(), ..Status::default() }), metrics: Metrics::new(kernel) }
     }
 
     pub fn status(&self) -> MutexGuard<'_, Status> {
@@ -107,10 +101,7 @@ pub struct ApplyFailure {
 
 impl ApplyFailure {
     fn new(kind: &'static str, error: &(dyn std::error::Error + 'static)) -> ApplyFailure {
-        ApplyFailure {
-            kind,
-            message: crate::describe_error(error),
-        }
+        ApplyFailure { kind, message: crate::describe_error(error) }
     }
 }
 
@@ -155,13 +146,7 @@ impl Engine {
         ensure_bpffs(&config.bpffs)?;
         let store = StateStore::open(&config.state)?;
         let state = store.load()?;
-        let mut engine = Engine {
-            kernel: NodeKernel::new(&config.bpffs),
-            config,
-            store,
-            state,
-            shared,
-        };
+        let mut engine = Engine { kernel: NodeKernel::new(&config.bpffs), config, store, state, shared };
         engine.adopt()?;
         Ok(engine)
     }
@@ -200,11 +185,8 @@ impl Engine {
                 self.shared.status().adopted = true;
             }
             // Instances no generation uses are leftovers of an apply that stopped half-way.
-            let referenced: BTreeSet<(String, String)> = committed
-                .endpoints
-                .iter()
-                .map(|(name, endpoint)| (endpoint_key(name), endpoint.instance.clone()))
-                .collect();
+            let referenced: BTreeSet<(String, String)> =
+                committed.endpoints.iter().map(|(name, endpoint)| (endpoint_key(name), endpoint.instance.clone())).collect();
             for (endpoint, instance) in self.kernel.instances() {
                 if !referenced.contains(&(endpoint.clone(), instance.clone())) {
                     let _ = self.kernel.remove_instance(&endpoint, &instance);
@@ -236,34 +218,20 @@ impl Engine {
     fn save_state(&mut self) {
         if let Err(error) = self.store.save(&self.state) {
             let message = crate::describe_error(&error);
-            self.state.last_error = Some(ErrorRecord {
-                kind: "state".to_owned(),
-                message,
-                at: now_rfc3339(),
-                bundle: None,
-            });
+            self.state.last_error = Some(ErrorRecord { kind: "state".to_owned(), message, at: now_rfc3339(), bundle: None });
         }
     }
 
     fn record_error(&mut self, kind: &str, message: String, bundle: Option<&Path>) {
-        self.state.last_error = Some(ErrorRecord {
-            kind: kind.to_owned(),
-            message,
-            at: now_rfc3339(),
-            bundle: bundle.map(|path| path.display().to_string()),
-        });
+        self.state.last_error = Some(ErrorRecord { kind: kind.to_owned(), message, at: now_rfc3339(), bundle: bundle.map(|path| path.display().to_string()) });
     }
 
     /// Publishes the state to the status and the metrics.
     fn publish(&self) {
         let mut status = self.shared.status();
         status.refresh_from(&self.state);
-        let entries: BTreeMap<String, u64> = self
-            .state
-            .committed
-            .as_ref()
-            .map(|committed| committed.maps.iter().map(|(name, map)| (name.clone(), map.entries)).collect())
-            .unwrap_or_default();
+        let entries: BTreeMap<String, u64> =
+            self.state.committed.as_ref().map(|committed| committed.maps.iter().map(|(name, map)| (name.clone(), map.entries)).collect()).unwrap_or_default();
         self.shared.metrics.set_generation(status.generation, &entries);
     }
 
@@ -301,11 +269,14 @@ impl Engine {
                 bundle_digest: committed.bundle_digest.clone(),
                 slot: committed.slot,
                 unchanged: true,
+                verified_us: received.elapsed().as_micros() as u64,
+                staged_us: 0,
                 request_to_flip_us: 0,
                 total_us: received.elapsed().as_micros() as u64,
                 entries: 0,
             });
         }
+        let verified = received.elapsed();
         let kernel_failure = |error: KernelError| ApplyFailure::new("kernel", &error);
         let active = self.kernel.read_selector().map_err(kernel_failure)?;
         let spare = match active {
@@ -317,6 +288,7 @@ impl Engine {
             self.abort(&staged);
             return Err(failure);
         }
+        let staged_at = received.elapsed();
 
         let record = self.new_record(&plan, path, spare);
         self.state.pending = Some(record.clone());
@@ -356,6 +328,8 @@ impl Engine {
             bundle_digest: plan.bundle_digest.to_string(),
             slot: spare,
             unchanged: false,
+            verified_us: verified.as_micros() as u64,
+            staged_us: staged_at.as_micros() as u64,
             request_to_flip_us: request_to_flip.as_micros() as u64,
             total_us: received.elapsed().as_micros() as u64,
             entries: staged.entries,
@@ -368,9 +342,7 @@ impl Engine {
             .endpoints
             .iter()
             .map(|endpoint| {
-                let attachment = committed
-                    .and_then(|committed| committed.endpoints.get(&endpoint.name))
-                    .and_then(|record| record.attachment.clone());
+                let attachment = committed.and_then(|committed| committed.endpoints.get(&endpoint.name)).and_then(|record| record.attachment.clone());
                 (
                     endpoint.name.clone(),
                     EndpointRecord {
@@ -386,16 +358,7 @@ impl Engine {
         let maps = plan
             .maps
             .values()
-            .map(|map| {
-                (
-                    map.name.clone(),
-                    MapRecord {
-                        kind: map.kind.name().to_owned(),
-                        entries: map.entries,
-                        max_entries: map.max_entries,
-                    },
-                )
-            })
+            .map(|map| (map.name.clone(), MapRecord { kind: map.kind.name().to_owned(), entries: map.entries, max_entries: map.max_entries }))
             .collect();
         GenerationRecord {
             generation: committed.map_or(0, |committed| committed.generation) + 1,
@@ -425,37 +388,36 @@ impl Engine {
             // A directory left by an apply that stopped half-way is not trusted.
             self.kernel.remove_instance(&endpoint.key, &endpoint.instance).map_err(kernel_failure)?;
             staged.fresh_instances.push((endpoint.key.clone(), endpoint.instance.clone()));
-            let bytes = bundle.blob(&endpoint.object.digest).ok_or_else(|| ApplyFailure {
-                kind: "bundle",
-                message: format!("blob `{}` is missing from the bundle", endpoint.object.digest),
-            })?;
-            self.kernel
-                .load_instance(&endpoint.key, &endpoint.instance, &endpoint.object.name, bytes, &endpoint.object.constants)
-                .map_err(kernel_failure)?;
+            let bytes = bundle
+                .blob(&endpoint.object.digest)
+                .ok_or_else(|| ApplyFailure { kind: "bundle", message: format!("blob `{}` is missing from the bundle", endpoint.object.digest) })?;
+            self.kernel.load_instance(&endpoint.key, &endpoint.instance, &endpoint.object.name, bytes, &endpoint.object.constants).map_err(kernel_failure)?;
         }
 
         for (name, section) in &plan.maps {
             let Some(role) = OuterRole::ALL.into_iter().find(|role| role.layout() == (section.kind, section.key_size, section.value_size)) else {
                 continue;
             };
-            let records = bundle.blob(&section.digest).ok_or_else(|| ApplyFailure {
-                kind: "bundle",
-                message: format!("blob `{}` is missing from the bundle", section.digest),
-            })?;
+            let records = bundle
+                .blob(&section.digest)
+                .ok_or_else(|| ApplyFailure { kind: "bundle", message: format!("blob `{}` is missing from the bundle", section.digest) })?;
             staged.inner_maps.insert(name.clone(), InnerMap::build(role, section, records).map_err(kernel_failure)?);
             staged.entries += section.entries;
         }
 
+        let mut jobs = Vec::new();
         for endpoint in &plan.endpoints {
             for (role, map) in &endpoint.bindings {
                 let inner = staged.inner_maps.get(map).ok_or_else(|| ApplyFailure {
                     kind: "contract",
                     message: format!("endpoint `{}` binds map `{map}`, which was not built", endpoint.name),
                 })?;
-                self.kernel.set_slot(&endpoint.key, &endpoint.instance, spare, inner).map_err(kernel_failure)?;
+                jobs.push((endpoint.key.as_str(), endpoint.instance.as_str(), spare, inner));
                 staged.grace = Some((endpoint.key.clone(), endpoint.instance.clone(), *role, map.clone()));
             }
         }
+        self.kernel.set_slots(&jobs).map_err(kernel_failure)?;
+        drop(jobs);
 
         // Instances that stay attached until just after the flip (replaced by an upgrade, or
         // of an endpoint that leaves) read the spare slot too: give them the new
@@ -535,6 +497,7 @@ impl Engine {
         }
         if !current.released {
             let old_slot = 1 - current.slot.min(1);
+            let mut releases = Vec::new();
             for (name, record) in &current.endpoints {
                 let reused = previous.and_then(|previous| previous.endpoints.get(name)).is_some_and(|old| old.instance == record.instance);
                 if !reused {
@@ -544,10 +507,13 @@ impl Engine {
                 for role in OuterRole::ALL {
                     let filled = self.kernel.get_slot(&key, &record.instance, role, old_slot).ok().flatten().is_some();
                     if filled && let Ok(placeholder) = InnerMap::placeholder(role) {
-                        let _ = self.kernel.set_slot(&key, &record.instance, old_slot, &placeholder);
+                        releases.push((key.clone(), record.instance.clone(), placeholder));
                     }
                 }
             }
+            let jobs: Vec<(&str, &str, u32, &InnerMap)> =
+                releases.iter().map(|(key, instance, placeholder)| (key.as_str(), instance.as_str(), old_slot, placeholder)).collect();
+            let _ = self.kernel.set_slots(&jobs);
             if let Some(committed) = self.state.committed.as_mut() {
                 committed.released = true;
             }

@@ -15,7 +15,9 @@ pub const MAPPING_FILE: &str = "interfaces.json";
 pub fn read_mapping(state_directory: &Path) -> Result<BTreeMap<String, String>, String> {
     let path = state_directory.join(MAPPING_FILE);
     match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|error| format!("`{}` is not a JSON object of endpoint to interface names: {error}", path.display())),
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes).map_err(|error| format!("`{}` is not a JSON object of endpoint to interface names: {error}", path.display()))
+        }
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
         Err(error) => Err(format!("cannot read `{}`: {error}", path.display())),
     }
@@ -61,11 +63,7 @@ pub fn parse_ipv6_routes(text: &str) -> Vec<Route> {
         let (Ok(destination), Ok(prefix_len)) = (u128::from_str_radix(fields[0], 16), u8::from_str_radix(fields[1], 16)) else {
             continue;
         };
-        routes.push(Route {
-            destination: IpAddr::V6(Ipv6Addr::from(destination)),
-            prefix_len,
-            interface: fields[9].to_owned(),
-        });
+        routes.push(Route { destination: IpAddr::V6(Ipv6Addr::from(destination)), prefix_len, interface: fields[9].to_owned() });
     }
     routes
 }

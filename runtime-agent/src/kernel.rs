@@ -43,12 +43,7 @@ use crate::contract::OuterRole;
 pub const BPF_FS_MAGIC: u64 = 0xcafe_4a11;
 
 /// Maps every instance shares, pinned at the bpffs root.
-pub const SHARED_MAPS: [&str; 4] = [
-    object::GENERATION_SELECTOR_MAP,
-    object::COUNTERS_MAP,
-    object::DROP_EVENTS_MAP,
-    object::CONNTRACK_MAP,
-];
+pub const SHARED_MAPS: [&str; 4] = [object::GENERATION_SELECTOR_MAP, object::COUNTERS_MAP, object::DROP_EVENTS_MAP, object::CONNTRACK_MAP];
 
 /// Each program and the tcx hook it uses on the endpoint's host-side interface.
 pub const HOST_SIDE_HOOKS: [(&str, TcAttachType); 2] = [(object::INGRESS_PROGRAM, TcAttachType::Egress), (object::EGRESS_PROGRAM, TcAttachType::Ingress)];
@@ -77,7 +72,7 @@ pub enum KernelError {
     Load {
         object: String,
         #[source]
-        source: EbpfError,
+        source: Box<EbpfError>,
     },
     #[error("object `{object}` has no classifier program `{program}`")]
     MissingProgram { object: String, program: &'static str },
@@ -86,45 +81,45 @@ pub enum KernelError {
         object: String,
         program: &'static str,
         #[source]
-        source: ProgramError,
+        source: Box<ProgramError>,
     },
     #[error("program `{path}`: {source}")]
     Program {
         path: PathBuf,
         #[source]
-        source: ProgramError,
+        source: Box<ProgramError>,
     },
     #[error("map `{name}`: {source}")]
     Map {
         name: String,
         #[source]
-        source: MapError,
+        source: Box<MapError>,
     },
     #[error("cannot create map `{name}` ({max_entries} entries): {source}")]
     CreateMap {
         name: String,
         max_entries: u32,
         #[source]
-        source: MapError,
+        source: Box<MapError>,
     },
     #[error("cannot write record {index} of map `{name}`: {source}")]
     Fill {
         name: String,
         index: usize,
         #[source]
-        source: MapError,
+        source: Box<MapError>,
     },
     #[error("link `{path}`: {source}")]
     Link {
         path: PathBuf,
         #[source]
-        source: LinkError,
+        source: Box<LinkError>,
     },
     #[error("cannot pin `{path}`: {source}")]
     Pin {
         path: PathBuf,
         #[source]
-        source: PinError,
+        source: Box<PinError>,
     },
     #[error("outer map `{outer}` cannot hold map `{map}`")]
     RoleMismatch { outer: &'static str, map: String },
@@ -137,7 +132,7 @@ fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) ->
 
 fn map_error(name: &Path) -> impl FnOnce(MapError) -> KernelError {
     let name = name.display().to_string();
-    move |source| KernelError::Map { name, source }
+    move |source| KernelError::Map { name, source: Box::new(source) }
 }
 
 /// Whether `path` is on a bpffs.
@@ -152,10 +147,8 @@ pub fn ensure_bpffs(path: &Path) -> Result<bool, KernelError> {
     if is_bpffs(path) {
         return Ok(false);
     }
-    rustix::mount::mount("bpf", path, "bpf", rustix::mount::MountFlags::empty(), c"mode=0700").map_err(|error| KernelError::Mount {
-        path: path.to_path_buf(),
-        source: error.into(),
-    })?;
+    rustix::mount::mount("bpf", path, "bpf", rustix::mount::MountFlags::empty(), c"mode=0700")
+        .map_err(|error| KernelError::Mount { path: path.to_path_buf(), source: error.into() })?;
     Ok(true)
 }
 
@@ -169,11 +162,7 @@ pub enum InnerMap {
 impl InnerMap {
     /// An empty map of `role`'s layout (it stands in a released slot).
     pub fn placeholder(role: OuterRole) -> Result<InnerMap, KernelError> {
-        let create_error = |source| KernelError::CreateMap {
-            name: format!("{}.placeholder", role.outer_map()),
-            max_entries: 1,
-            source,
-        };
+        let create_error = |source| KernelError::CreateMap { name: format!("{}.placeholder", role.outer_map()), max_entries: 1, source: Box::new(source) };
         Ok(match role {
             OuterRole::Policy => InnerMap::Policy(LpmTrie::create(1, object::INNER_MAP_FLAGS).map_err(create_error)?),
             OuterRole::PolicyHash => InnerMap::PolicyHash(BpfHashMap::create(1, object::INNER_MAP_FLAGS).map_err(create_error)?),
@@ -184,20 +173,13 @@ impl InnerMap {
     /// Creates the inner map for `section` (whose layout the contract has checked against
     /// `role`) and writes every record.
     pub fn build(role: OuterRole, section: &MapSection, records: &[u8]) -> Result<InnerMap, KernelError> {
-        let create_error = |source| KernelError::CreateMap {
-            name: section.name.clone(),
-            max_entries: section.max_entries,
-            source,
-        };
+        let create_error = |source| KernelError::CreateMap { name: section.name.clone(), max_entries: section.max_entries, source: Box::new(source) };
         let fill_error = |index: usize| {
             let name = section.name.clone();
-            move |source| KernelError::Fill { name, index, source }
+            move |source| KernelError::Fill { name, index, source: Box::new(source) }
         };
         let record_size = section.record_size() as usize;
-        let mismatch = || KernelError::RoleMismatch {
-            outer: role.outer_map(),
-            map: section.name.clone(),
-        };
+        let mismatch = || KernelError::RoleMismatch { outer: role.outer_map(), map: section.name.clone() };
         if (section.kind, section.key_size, section.value_size) != role.layout() || record_size == 0 {
             return Err(mismatch());
         }
@@ -259,6 +241,9 @@ pub struct Counter {
     pub packets: u64,
     pub bytes: u64,
 }
+
+/// Every verdict counter by (reason, direction).
+pub type Counters = BTreeMap<(Reason, Direction), Counter>;
 
 /// How an endpoint's link stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -338,15 +323,19 @@ impl NodeKernel {
     /// Loads `bytes` with `constants` as instance `instance` of `endpoint`: the shared maps
     /// are reused (or created) by pin, the outer maps are created and pinned in the
     /// instance's directory, both programs are verified and pinned. Nothing is attached.
-    pub fn load_instance(&self, endpoint: &str, instance: &str, object_name: &str, bytes: &[u8], constants: &BTreeMap<String, Constant>) -> Result<(), KernelError> {
+    pub fn load_instance(
+        &self,
+        endpoint: &str,
+        instance: &str,
+        object_name: &str,
+        bytes: &[u8],
+        constants: &BTreeMap<String, Constant>,
+    ) -> Result<(), KernelError> {
         let directory = self.instance_directory(endpoint, instance);
         std::fs::create_dir_all(&directory).map_err(io_error("create directory", &directory))?;
         let constant_bytes: Vec<(&str, Vec<u8>)> = constants.iter().map(|(name, constant)| (name.as_str(), constant.bytes())).collect();
         let shared_pins: Vec<(&str, PathBuf)> = SHARED_MAPS.iter().map(|name| (*name, self.shared_map_pin(name))).collect();
-        let outer_pins: Vec<(&str, PathBuf)> = OuterRole::ALL
-            .iter()
-            .map(|role| (role.outer_map(), self.outer_map_pin(endpoint, instance, *role)))
-            .collect();
+        let outer_pins: Vec<(&str, PathBuf)> = OuterRole::ALL.iter().map(|role| (role.outer_map(), self.outer_map_pin(endpoint, instance, *role))).collect();
         let mut loader = EbpfLoader::new();
         for (name, value) in &constant_bytes {
             loader.override_global(name, value.as_slice(), true);
@@ -354,23 +343,13 @@ impl NodeKernel {
         for (name, path) in shared_pins.iter().chain(outer_pins.iter()) {
             loader.map_pin_path(name, path.as_path());
         }
-        let mut ebpf = loader.load(bytes).map_err(|source| KernelError::Load {
-            object: object_name.to_owned(),
-            source,
-        })?;
+        let mut ebpf = loader.load(bytes).map_err(|source| KernelError::Load { object: object_name.to_owned(), source: Box::new(source) })?;
         for program_name in [object::INGRESS_PROGRAM, object::EGRESS_PROGRAM] {
-            let missing = || KernelError::MissingProgram {
-                object: object_name.to_owned(),
-                program: program_name,
-            };
+            let missing = || KernelError::MissingProgram { object: object_name.to_owned(), program: program_name };
             let program: &mut SchedClassifier = ebpf.program_mut(program_name).ok_or_else(missing)?.try_into().map_err(|_| missing())?;
-            program.load().map_err(|source| KernelError::Verifier {
-                object: object_name.to_owned(),
-                program: program_name,
-                source,
-            })?;
+            program.load().map_err(|source| KernelError::Verifier { object: object_name.to_owned(), program: program_name, source: Box::new(source) })?;
             let pin = self.program_pin(endpoint, instance, program_name);
-            program.pin(&pin).map_err(|source| KernelError::Pin { path: pin.clone(), source })?;
+            program.pin(&pin).map_err(|source| KernelError::Pin { path: pin.clone(), source: Box::new(source) })?;
         }
         Ok(())
     }
@@ -439,6 +418,31 @@ impl NodeKernel {
         }
     }
 
+    /// Does every (endpoint, instance, slot, inner map) write of `jobs`, several at a time:
+    /// each outer-map write waits for an RCU grace period, and concurrent writers share them.
+    pub fn set_slots(&self, jobs: &[(&str, &str, u32, &InnerMap)]) -> Result<(), KernelError> {
+        const WRITERS: usize = 8;
+        if jobs.len() <= 1 {
+            return jobs.iter().try_for_each(|(endpoint, instance, slot, inner)| self.set_slot(endpoint, instance, *slot, inner));
+        }
+        let chunk = jobs.len().div_ceil(WRITERS);
+        std::thread::scope(|scope| {
+            let writers: Vec<_> = jobs
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || part.iter().try_for_each(|(endpoint, instance, slot, inner)| self.set_slot(endpoint, instance, *slot, inner))))
+                .collect();
+            let mut result = Ok(());
+            for writer in writers {
+                if let Ok(Err(error)) = writer.join()
+                    && result.is_ok()
+                {
+                    result = Err(error);
+                }
+            }
+            result
+        })
+    }
+
     /// The inner map in `slot` of the instance's outer map for `role`, if the slot is filled.
     pub fn get_slot(&self, endpoint: &str, instance: &str, role: OuterRole, slot: u32) -> Result<Option<InnerMap>, KernelError> {
         let path = self.outer_map_pin(endpoint, instance, role);
@@ -471,17 +475,14 @@ impl NodeKernel {
         let pinned = match PinnedLink::from_pin(&link_pin) {
             Ok(pinned) => pinned,
             Err(LinkError::SyscallError(error)) if error.io_error.kind() == std::io::ErrorKind::NotFound => return Ok(LinkState::Missing),
-            Err(source) => return Err(KernelError::Link { path: link_pin, source }),
+            Err(source) => return Err(KernelError::Link { path: link_pin, source: Box::new(source) }),
         };
         let link = FdLink::from(pinned);
-        let running = link.info().map_err(|source| KernelError::Link {
-            path: link_pin.clone(),
-            source,
-        })?;
+        let running = link.info().map_err(|source| KernelError::Link { path: link_pin.clone(), source: Box::new(source) })?;
         let program_pin = self.program_pin(endpoint, instance, program);
         let wanted = SchedClassifier::from_pin(&program_pin)
             .and_then(|program| program.info())
-            .map_err(|source| KernelError::Program { path: program_pin, source })?;
+            .map_err(|source| KernelError::Program { path: program_pin, source: Box::new(source) })?;
         Ok(if running.program_id() == wanted.id() { LinkState::Current } else { LinkState::Stale })
     }
 
@@ -493,7 +494,7 @@ impl NodeKernel {
             let program_pin = self.program_pin(endpoint, instance, program_name);
             let program_error = |path: &Path| {
                 let path = path.to_path_buf();
-                move |source| KernelError::Program { path, source }
+                move |source| KernelError::Program { path, source: Box::new(source) }
             };
             let mut program = SchedClassifier::from_pin(&program_pin).map_err(program_error(&program_pin))?;
             let link_pin = self.link_pin(endpoint, program_name);
@@ -502,7 +503,7 @@ impl NodeKernel {
             }
             let link_error = |path: &Path| {
                 let path = path.to_path_buf();
-                move |source| KernelError::Link { path, source }
+                move |source| KernelError::Link { path, source: Box::new(source) }
             };
             match PinnedLink::from_pin(&link_pin) {
                 Ok(pinned) => {
@@ -518,14 +519,13 @@ impl NodeKernel {
                     drop(program.take_link(id).map_err(program_error(&program_pin))?);
                 }
                 Err(LinkError::SyscallError(error)) if error.io_error.kind() == std::io::ErrorKind::NotFound => {
-                    let id = program
-                        .attach_with_options(interface, hook, TcAttachOptions::TcxOrder(LinkOrder::default()))
-                        .map_err(program_error(&program_pin))?;
+                    let id =
+                        program.attach_with_options(interface, hook, TcAttachOptions::TcxOrder(LinkOrder::default())).map_err(program_error(&program_pin))?;
                     let link = program.take_link(id).map_err(program_error(&program_pin))?;
                     let fd_link = FdLink::try_from(link).map_err(link_error(&link_pin))?;
-                    fd_link.pin(&link_pin).map_err(|source| KernelError::Pin { path: link_pin.clone(), source })?;
+                    fd_link.pin(&link_pin).map_err(|source| KernelError::Pin { path: link_pin.clone(), source: Box::new(source) })?;
                 }
-                Err(source) => return Err(KernelError::Link { path: link_pin, source }),
+                Err(source) => return Err(KernelError::Link { path: link_pin, source: Box::new(source) }),
             }
         }
         Ok(())
@@ -542,7 +542,7 @@ impl NodeKernel {
     }
 
     /// The datapath's verdict counters, summed over CPUs; `None` before the first load.
-    pub fn counters(&self) -> Result<Option<BTreeMap<(Reason, Direction), Counter>>, KernelError> {
+    pub fn counters(&self) -> Result<Option<Counters>, KernelError> {
         let path = self.shared_map_pin(object::COUNTERS_MAP);
         if !path.exists() {
             return Ok(None);

@@ -36,23 +36,24 @@ pub fn describe_error(error: &(dyn std::error::Error + 'static)) -> String {
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(error) = current {
         let mut text = error.to_string();
-        if let Some(start) = text.find(" (os error") {
-            if let Some(length) = text[start..].find(')') {
-                text.replace_range(start..start + length + 1, "");
-            }
+        if let Some(start) = text.find(" (os error")
+            && let Some(length) = text[start..].find(')')
+        {
+            text.replace_range(start..start + length + 1, "");
         }
-        let text = text.trim().trim_end_matches('.').to_owned();
-        if !text.is_empty() && !parts.iter().any(|part| part.contains(&text)) {
+        let text = text.trim().trim_end_matches('.');
+        let mut chars = text.chars();
+        let text: String = match chars.next() {
+            Some(first) => first.to_lowercase().chain(chars).collect(),
+            None => String::new(),
+        };
+        let seen = parts.iter().any(|part| part.to_lowercase().contains(&text.to_lowercase()));
+        if !text.is_empty() && !seen {
             parts.push(text);
         }
         current = error.source();
     }
-    let joined = parts.join(": ");
-    let mut chars = joined.chars();
-    let lowered: String = match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::from("unknown error"),
-    };
+    let lowered = if parts.is_empty() { String::from("unknown error") } else { parts.join(": ") };
     const LIMIT: usize = 4000;
     if lowered.len() > LIMIT {
         let mut end = LIMIT;
@@ -62,5 +63,24 @@ pub fn describe_error(error: &(dyn std::error::Error + 'static)) -> String {
         format!("{} …", &lowered[..end])
     } else {
         lowered
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot open `x`: {0}")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn errors_are_described_on_one_lower_case_line_with_their_sources() {
+        let error = Outer(std::io::Error::from_raw_os_error(2));
+        assert_eq!(describe_error(&error), "cannot open `x`: No such file or directory");
+        #[derive(Debug, thiserror::Error)]
+        #[error("Failed. Verifier output: R0 !read_ok.")]
+        struct Loud;
+        assert_eq!(describe_error(&Loud), "failed. Verifier output: R0 !read_ok");
     }
 }

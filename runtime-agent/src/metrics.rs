@@ -39,22 +39,11 @@ impl Metrics {
         let map_entries = Family::<Labels, Gauge>::default();
         registry.register("polc_agent_applies", "Bundles made live", applies.clone());
         registry.register("polc_agent_apply_failures", "Applies refused or failed, by kind", failures.clone());
-        registry.register(
-            "polc_agent_apply_latency_seconds",
-            "Time from receiving an apply request to the generation flip",
-            apply_latency.clone(),
-        );
+        registry.register("polc_agent_apply_latency_seconds", "Time from receiving an apply request to the generation flip", apply_latency.clone());
         registry.register("polc_agent_generation", "The live generation (0 before the first apply)", generation.clone());
         registry.register("polc_agent_map_entries", "Entries of each map of the live generation", map_entries.clone());
         registry.register_collector(Box::new(DatapathCounters { kernel }));
-        Metrics {
-            registry,
-            applies,
-            failures,
-            apply_latency,
-            generation,
-            map_entries,
-        }
+        Metrics { registry, applies, failures, apply_latency, generation, map_entries }
     }
 
     pub fn record_apply(&self, request_to_flip_seconds: f64) {

@@ -17,7 +17,9 @@ pub const MAX_REQUEST_LENGTH: usize = 64 * 1024;
 #[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Request {
     /// Verify the bundle directory at this path (as the agent sees it) and make it live.
-    Apply { bundle: PathBuf },
+    Apply {
+        bundle: PathBuf,
+    },
     Status,
 }
 
@@ -34,33 +36,15 @@ pub struct Response {
 
 impl Response {
     pub fn failure(kind: &str, message: impl Into<String>) -> Response {
-        Response {
-            ok: false,
-            error: Some(ErrorReply {
-                kind: kind.to_owned(),
-                message: message.into(),
-            }),
-            applied: None,
-            status: None,
-        }
+        Response { ok: false, error: Some(ErrorReply { kind: kind.to_owned(), message: message.into() }), applied: None, status: None }
     }
 
     pub fn applied(report: ApplyReport) -> Response {
-        Response {
-            ok: true,
-            error: None,
-            applied: Some(report),
-            status: None,
-        }
+        Response { ok: true, error: None, applied: Some(report), status: None }
     }
 
     pub fn status(status: Status) -> Response {
-        Response {
-            ok: true,
-            error: None,
-            applied: None,
-            status: Some(status),
-        }
+        Response { ok: true, error: None, applied: None, status: Some(status) }
     }
 
     /// The response as one line, newline included.
@@ -89,6 +73,11 @@ pub struct ApplyReport {
     pub slot: u32,
     /// The bundle was already live: nothing was changed.
     pub unchanged: bool,
+    /// Microseconds from receiving the request to the end of reading and verifying the bundle.
+    pub verified_us: u64,
+    /// Microseconds from receiving the request to the new generation being ready in the
+    /// spare slot (instances loaded, inner maps built and filled).
+    pub staged_us: u64,
     /// Microseconds from receiving the request to the flip.
     pub request_to_flip_us: u64,
     /// Microseconds from receiving the request to the end of the apply (release included).
@@ -108,10 +97,7 @@ mod tests {
 
     #[test]
     fn requests_parse_and_unknown_commands_are_refused() {
-        assert_eq!(
-            parse_request("{\"command\":\"apply\",\"bundle\":\"/tmp/b\"}\n"),
-            Ok(Request::Apply { bundle: PathBuf::from("/tmp/b") })
-        );
+        assert_eq!(parse_request("{\"command\":\"apply\",\"bundle\":\"/tmp/b\"}\n"), Ok(Request::Apply { bundle: PathBuf::from("/tmp/b") }));
         assert_eq!(parse_request("{\"command\":\"status\"}"), Ok(Request::Status));
         assert!(parse_request("{\"command\":\"reboot\"}").unwrap_err().contains("unknown variant `reboot`"));
         assert!(parse_request("status").is_err());

@@ -51,11 +51,7 @@ pub enum AgentError {
 
 /// A command for the engine thread.
 enum Command {
-    Apply {
-        bundle: PathBuf,
-        received: Instant,
-        reply: oneshot::Sender<Result<ApplyReport, ApplyFailure>>,
-    },
+    Apply { bundle: PathBuf, received: Instant, reply: oneshot::Sender<Result<ApplyReport, ApplyFailure>> },
     Rescan,
 }
 
@@ -84,11 +80,7 @@ pub fn run_until(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
     {
         return Err(AgentError::MetricsNotLoopback(address));
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(AgentError::Runtime)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(AgentError::Runtime)?;
     // The socket first: a second agent must not touch the state of a running one.
     let listener = {
         let _context = runtime.enter();
@@ -149,10 +141,7 @@ fn spawn_engine(config: AgentConfig, shared: Arc<Shared>) -> Result<(mpsc::Sende
 /// Binds the control socket with mode 0600: bound under a temporary name, restricted, then
 /// renamed into place, so that it is never reachable with wider permissions.
 fn bind_socket(path: &Path) -> Result<UnixListener, AgentError> {
-    let socket_error = |source| AgentError::Socket {
-        path: path.to_path_buf(),
-        source,
-    };
+    let socket_error = |source| AgentError::Socket { path: path.to_path_buf(), source };
     if let Ok(metadata) = std::fs::symlink_metadata(path) {
         if !metadata.file_type().is_socket() {
             return Err(socket_error(std::io::Error::new(std::io::ErrorKind::AlreadyExists, "the path exists and is not a socket")));
@@ -192,12 +181,7 @@ async fn serve(
             "/metrics",
             axum::routing::get(move || {
                 let shared = Arc::clone(&metrics_shared);
-                async move {
-                    (
-                        [(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
-                        shared.metrics.encode(),
-                    )
-                }
+                async move { ([(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], shared.metrics.encode()) }
             }),
         );
         tasks.spawn(async move {

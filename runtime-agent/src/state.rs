@@ -117,16 +117,10 @@ pub struct StateStore {
 impl StateStore {
     /// Uses `directory`, creating it (mode 0700) when missing.
     pub fn open(directory: &Path) -> Result<StateStore, StateError> {
-        std::fs::create_dir_all(directory).map_err(|source| StateError::Io {
-            action: "create directory",
-            path: directory.to_path_buf(),
-            source,
-        })?;
+        std::fs::create_dir_all(directory).map_err(|source| StateError::Io { action: "create directory", path: directory.to_path_buf(), source })?;
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(directory, std::fs::Permissions::from_mode(0o700));
-        Ok(StateStore {
-            directory: directory.to_path_buf(),
-        })
+        Ok(StateStore { directory: directory.to_path_buf() })
     }
 
     pub fn directory(&self) -> &Path {
@@ -143,38 +137,23 @@ impl StateStore {
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(PersistedState {
-                    format: STATE_FORMAT,
-                    ..PersistedState::default()
-                });
+                return Ok(PersistedState { format: STATE_FORMAT, ..PersistedState::default() });
             }
             Err(source) => return Err(StateError::Io { action: "read", path, source }),
         };
-        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|error| StateError::Invalid {
-            path: path.clone(),
-            detail: error.to_string(),
-        })?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|error| StateError::Invalid { path: path.clone(), detail: error.to_string() })?;
         let format = value.get("format").and_then(serde_json::Value::as_u64).unwrap_or(0);
         if format != STATE_FORMAT {
             return Err(StateError::UnsupportedFormat { path, found: format });
         }
-        serde_json::from_value(value).map_err(|error| StateError::Invalid {
-            path,
-            detail: error.to_string(),
-        })
+        serde_json::from_value(value).map_err(|error| StateError::Invalid { path, detail: error.to_string() })
     }
 
     /// Writes the state atomically (temporary file, sync, rename, directory sync).
     pub fn save(&self, state: &PersistedState) -> Result<(), StateError> {
         let path = self.path();
-        let value = serde_json::to_value(state).map_err(|error| StateError::Invalid {
-            path: path.clone(),
-            detail: error.to_string(),
-        })?;
-        let text = polc_ebpf::bundle::canonical_json(&value).map_err(|error| StateError::Invalid {
-            path: path.clone(),
-            detail: error.to_string(),
-        })?;
+        let value = serde_json::to_value(state).map_err(|error| StateError::Invalid { path: path.clone(), detail: error.to_string() })?;
+        let text = polc_ebpf::bundle::canonical_json(&value).map_err(|error| StateError::Invalid { path: path.clone(), detail: error.to_string() })?;
         let temporary = self.directory.join(format!(".{STATE_FILE}.tmp-{}", std::process::id()));
         let io = |action: &'static str, path: &Path| {
             let path = path.to_path_buf();
@@ -186,9 +165,7 @@ impl StateStore {
             file.sync_all().map_err(io("sync", &temporary))?;
         }
         std::fs::rename(&temporary, &path).map_err(io("rename into", &path))?;
-        File::open(&self.directory)
-            .and_then(|directory| directory.sync_all())
-            .map_err(io("sync directory", &self.directory))
+        File::open(&self.directory).and_then(|directory| directory.sync_all()).map_err(io("sync directory", &self.directory))
     }
 }
 
@@ -205,10 +182,7 @@ mod tests {
                 addresses: vec!["10.0.0.2".to_owned()],
                 instance: "0123456789abcdef".to_owned(),
                 bindings: BTreeMap::from([("polc_ipcache".to_owned(), "ipcache".to_owned())]),
-                attachment: Some(Attachment {
-                    interface: "lxc1".to_owned(),
-                    ifindex: 12,
-                }),
+                attachment: Some(Attachment { interface: "lxc1".to_owned(), ifindex: 12 }),
             },
         );
         PersistedState {
@@ -238,10 +212,7 @@ mod tests {
         assert_eq!(store.load().unwrap().committed, None);
         store.save(&sample()).unwrap();
         assert_eq!(store.load().unwrap(), sample());
-        let names: Vec<String> = std::fs::read_dir(store.directory())
-            .unwrap()
-            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
+        let names: Vec<String> = std::fs::read_dir(store.directory()).unwrap().map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned()).collect();
         assert_eq!(names, vec![STATE_FILE.to_owned()]);
     }
 

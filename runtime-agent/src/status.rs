@@ -83,16 +83,7 @@ impl Status {
         self.maps = committed
             .maps
             .iter()
-            .map(|(name, map)| {
-                (
-                    name.clone(),
-                    MapStatus {
-                        kind: map.kind.clone(),
-                        entries: map.entries,
-                        max_entries: map.max_entries,
-                    },
-                )
-            })
+            .map(|(name, map)| (name.clone(), MapStatus { kind: map.kind.clone(), entries: map.entries, max_entries: map.max_entries }))
             .collect();
         self.endpoints = committed
             .endpoints
@@ -110,11 +101,8 @@ impl Status {
                 )
             })
             .collect();
-        let mut interfaces: Vec<String> = committed
-            .endpoints
-            .values()
-            .filter_map(|endpoint| endpoint.attachment.as_ref().map(|attachment| attachment.interface.clone()))
-            .collect();
+        let mut interfaces: Vec<String> =
+            committed.endpoints.values().filter_map(|endpoint| endpoint.attachment.as_ref().map(|attachment| attachment.interface.clone())).collect();
         interfaces.sort();
         interfaces.dedup();
         self.interfaces = interfaces;

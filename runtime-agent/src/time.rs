@@ -15,12 +15,7 @@ pub fn format_unix_millis(millis: i64) -> String {
     let days = seconds.div_euclid(86_400);
     let second_of_day = seconds.rem_euclid(86_400);
     let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{milli:03}Z",
-        second_of_day / 3600,
-        (second_of_day % 3600) / 60,
-        second_of_day % 60
-    )
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{milli:03}Z", second_of_day / 3600, (second_of_day % 3600) / 60, second_of_day % 60)
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian (year, month, day).

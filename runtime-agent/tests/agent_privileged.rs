@@ -142,24 +142,14 @@ fn refused_bundles_leave_the_live_generation_untouched_privileged() {
 
     // 3. A map the kernel refuses to create (a HASH policy map beyond 2^31 entries), in a
     //    bundle whose other maps were already built.
-    let hash_mode = DatapathConfig {
-        policy_map_hash: true,
-        endpoint_identity: 3000,
-        ..DatapathConfig::default()
-    };
-    let spec = GenerationSpec {
-        config: hash_mode,
-        ..generation_b()
-    };
+    let hash_mode = DatapathConfig { policy_map_hash: true, endpoint_identity: 3000, ..DatapathConfig::default() };
+    let spec = GenerationSpec { config: hash_mode, ..generation_b() };
     let kernel_refuses = spec.bundle_with(|parts| {
         let mut huge = MapImage::policy_hash("policy-hash/default/web", &spec.policy());
         huge.max_entries = 3_000_000_000;
         assert_eq!(huge.kind, MapKind::Hash);
         parts.extra_maps.push(huge);
-        parts.bindings = vec![
-            ("polc_ipcache".to_owned(), "ipcache".to_owned()),
-            ("polc_policy_hash".to_owned(), "policy-hash/default/web".to_owned()),
-        ];
+        parts.bindings = vec![("polc_ipcache".to_owned(), "ipcache".to_owned()), ("polc_policy_hash".to_owned(), "policy-hash/default/web".to_owned())];
     });
     let mut unlimited = node.config();
     unlimited.limits.max_entries_per_map = u32::MAX;
@@ -284,9 +274,11 @@ fn bundles_dropped_in_the_watch_directory_are_applied_privileged() {
     }
     assert_eq!(node.status().bundle_digest, Some(bundle.digest().to_string()));
     // A damaged bundle dropped later is refused and recorded; the live one stays.
-    let damaged = watch.join("0002-damaged");
+    // Damaged before it is renamed into the directory, as a half-copied bundle would be.
+    let damaged = node.root.path().join("0002-damaged");
     polc_ebpf::bundle::write_bundle(&generation_b().bundle(), &damaged).unwrap();
     std::fs::remove_dir_all(damaged.join("blobs")).unwrap();
+    std::fs::rename(&damaged, watch.join("0002-damaged")).unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     while node.status().failures != 1 {
         assert!(Instant::now() < deadline, "the damaged bundle was not looked at: {:?}", node.status());

@@ -364,11 +364,7 @@ impl Bundle {
             blobs.insert(digest, bytes);
         }
         verify_blobs(&manifest, &blobs)?;
-        Ok(Bundle {
-            manifest,
-            manifest_bytes,
-            blobs,
-        })
+        Ok(Bundle { manifest, manifest_bytes, blobs })
     }
 
     pub fn manifest(&self) -> &Manifest {
@@ -491,23 +487,16 @@ pub fn canonical_manifest(manifest: &Manifest) -> Result<Vec<u8>, BundleError> {
 /// Parses and checks manifest bytes: JSON, format version, structure, canonical form,
 /// names, order, references and sizes. Blobs are not looked at.
 pub fn parse_manifest(bytes: &[u8]) -> Result<Manifest, BundleError> {
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|error| BundleError::ManifestNotJson {
-        detail: lower_first(&error.to_string()),
-    })?;
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|error| BundleError::ManifestNotJson { detail: lower_first(&error.to_string()) })?;
     // The version decides how to read the rest, so it is checked first.
     match value.get("format_version") {
         None => return Err(BundleError::MissingFormatVersion),
         Some(version) if version.as_u64() == Some(FORMAT_VERSION) => {}
         Some(version) => {
-            return Err(BundleError::UnsupportedFormatVersion {
-                found: version.to_string(),
-                supported: FORMAT_VERSION,
-            });
+            return Err(BundleError::UnsupportedFormatVersion { found: version.to_string(), supported: FORMAT_VERSION });
         }
     }
-    let manifest: Manifest = serde_json::from_value(value).map_err(|error| BundleError::ManifestStructure {
-        detail: lower_first(&error.to_string()),
-    })?;
+    let manifest: Manifest = serde_json::from_value(value).map_err(|error| BundleError::ManifestStructure { detail: lower_first(&error.to_string()) })?;
     if canonical_manifest(&manifest)? != bytes {
         return Err(BundleError::ManifestNotCanonical);
     }
@@ -526,11 +515,7 @@ fn lower_first(text: &str) -> String {
 // ---- structural checks ----
 
 fn check_name(what: &'static str, name: &str, max_slashes: usize) -> Result<(), BundleError> {
-    let invalid = |reason| BundleError::InvalidName {
-        what,
-        name: name.to_owned(),
-        reason,
-    };
+    let invalid = |reason| BundleError::InvalidName { what, name: name.to_owned(), reason };
     if name.is_empty() || name.len() > MAX_NAME_LENGTH {
         return Err(invalid("it must have 1 to 253 characters"));
     }
@@ -565,11 +550,7 @@ fn check_symbol(what: &'static str, name: &str) -> Result<(), BundleError> {
     if valid {
         Ok(())
     } else {
-        Err(BundleError::InvalidName {
-            what,
-            name: name.to_owned(),
-            reason: "it must be a C identifier (letters, digits and `_`, not starting with a digit)",
-        })
+        Err(BundleError::InvalidName { what, name: name.to_owned(), reason: "it must be a C identifier (letters, digits and `_`, not starting with a digit)" })
     }
 }
 
@@ -578,18 +559,10 @@ fn check_sorted_unique<'a>(what: &'static str, scope: &str, names: impl Iterator
     for name in names {
         if let Some(previous) = previous {
             if previous == name {
-                return Err(BundleError::Duplicate {
-                    what,
-                    name: name.to_owned(),
-                    scope: scope.to_owned(),
-                });
+                return Err(BundleError::Duplicate { what, name: name.to_owned(), scope: scope.to_owned() });
             }
             if previous > name {
-                return Err(BundleError::NotSorted {
-                    what,
-                    scope: scope.to_owned(),
-                    name: name.to_owned(),
-                });
+                return Err(BundleError::NotSorted { what, scope: scope.to_owned(), name: name.to_owned() });
             }
         }
         previous = Some(name);
@@ -599,13 +572,8 @@ fn check_sorted_unique<'a>(what: &'static str, scope: &str, names: impl Iterator
 
 fn check_map_section(node: &str, map: &MapSection) -> Result<(), BundleError> {
     check_name("map", &map.name, 7)?;
-    let size_error = |field: &'static str, value: u64, reason: String| BundleError::InvalidMapSize {
-        node: node.to_owned(),
-        map: map.name.clone(),
-        field,
-        value,
-        reason,
-    };
+    let size_error =
+        |field: &'static str, value: u64, reason: String| BundleError::InvalidMapSize { node: node.to_owned(), map: map.name.clone(), field, value, reason };
     if map.key_size == 0 || map.key_size > MAX_KEY_SIZE {
         return Err(size_error("key size", u64::from(map.key_size), format!("it must be 1 to {MAX_KEY_SIZE} bytes")));
     }
@@ -617,11 +585,7 @@ fn check_map_section(node: &str, map: &MapSection) -> Result<(), BundleError> {
     }
     match map.kind {
         MapKind::LpmTrie if map.key_size <= 4 => {
-            return Err(size_error(
-                "key size",
-                u64::from(map.key_size),
-                "an lpm_trie key is a 4-byte prefix length followed by at least one byte".to_owned(),
-            ));
+            return Err(size_error("key size", u64::from(map.key_size), "an lpm_trie key is a 4-byte prefix length followed by at least one byte".to_owned()));
         }
         MapKind::Array if map.key_size != 4 => {
             return Err(size_error("key size", u64::from(map.key_size), "an array key is a 4-byte index".to_owned()));
@@ -629,12 +593,7 @@ fn check_map_section(node: &str, map: &MapSection) -> Result<(), BundleError> {
         _ => {}
     }
     if map.entries > u64::from(map.max_entries) {
-        return Err(BundleError::EntriesExceedMaxEntries {
-            node: node.to_owned(),
-            map: map.name.clone(),
-            entries: map.entries,
-            max_entries: map.max_entries,
-        });
+        return Err(BundleError::EntriesExceedMaxEntries { node: node.to_owned(), map: map.name.clone(), entries: map.entries, max_entries: map.max_entries });
     }
     Ok(())
 }
@@ -643,12 +602,7 @@ fn check_object_section(node: &str, object: &ObjectSection) -> Result<(), Bundle
     check_name("object", &object.name, 7)?;
     for (name, constant) in &object.constants {
         check_symbol("constant", name)?;
-        let invalid = |reason: String| BundleError::InvalidConstant {
-            node: node.to_owned(),
-            object: object.name.clone(),
-            constant: name.clone(),
-            reason,
-        };
+        let invalid = |reason: String| BundleError::InvalidConstant { node: node.to_owned(), object: object.name.clone(), constant: name.clone(), reason };
         if !matches!(constant.size, 1 | 2 | 4 | 8) {
             return Err(invalid(format!("its size is {} bytes; it must be 1, 2, 4 or 8", constant.size)));
         }
@@ -663,24 +617,15 @@ fn check_endpoint_section(node: &NodeSection, endpoint: &EndpointSection) -> Res
     check_name("endpoint", &endpoint.name, 1)?;
     let mut parsed = Vec::new();
     for address in &endpoint.addresses {
-        let ip: IpAddr = address.parse().map_err(|_| BundleError::InvalidAddress {
-            node: node.name.clone(),
-            endpoint: endpoint.name.clone(),
-            address: address.clone(),
-        })?;
+        let ip: IpAddr =
+            address.parse().map_err(|_| BundleError::InvalidAddress { node: node.name.clone(), endpoint: endpoint.name.clone(), address: address.clone() })?;
         if ip.to_string() != *address {
-            return Err(BundleError::AddressesNotCanonical {
-                node: node.name.clone(),
-                endpoint: endpoint.name.clone(),
-            });
+            return Err(BundleError::AddressesNotCanonical { node: node.name.clone(), endpoint: endpoint.name.clone() });
         }
         parsed.push(ip);
     }
     if parsed.windows(2).any(|pair| pair[0] >= pair[1]) {
-        return Err(BundleError::AddressesNotCanonical {
-            node: node.name.clone(),
-            endpoint: endpoint.name.clone(),
-        });
+        return Err(BundleError::AddressesNotCanonical { node: node.name.clone(), endpoint: endpoint.name.clone() });
     }
     let unknown = |what: &'static str, name: &str| BundleError::UnknownReference {
         node: node.name.clone(),
@@ -703,10 +648,7 @@ fn check_endpoint_section(node: &NodeSection, endpoint: &EndpointSection) -> Res
 /// Every check that needs only the manifest.
 pub fn verify_manifest(manifest: &Manifest) -> Result<(), BundleError> {
     if manifest.format_version != FORMAT_VERSION {
-        return Err(BundleError::UnsupportedFormatVersion {
-            found: manifest.format_version.to_string(),
-            supported: FORMAT_VERSION,
-        });
+        return Err(BundleError::UnsupportedFormatVersion { found: manifest.format_version.to_string(), supported: FORMAT_VERSION });
     }
     if manifest.compiler_version.trim().is_empty() || manifest.compiler_version.chars().any(char::is_control) {
         return Err(BundleError::InvalidCompilerVersion);
@@ -756,11 +698,7 @@ pub fn verify_records(node: &str, map: &MapSection, records: &[u8]) -> Result<()
     for (index, record) in records.chunks_exact(record_size as usize).enumerate() {
         let key = &record[..key_size];
         if previous.is_some_and(|previous| previous >= key) {
-            return Err(BundleError::RecordsNotSorted {
-                node: node.to_owned(),
-                map: map.name.clone(),
-                index: index as u64,
-            });
+            return Err(BundleError::RecordsNotSorted { node: node.to_owned(), map: map.name.clone(), index: index as u64 });
         }
         previous = Some(key);
         match map.kind {
@@ -768,13 +706,7 @@ pub fn verify_records(node: &str, map: &MapSection, records: &[u8]) -> Result<()
                 let prefix_len = u32::from_le_bytes([key[0], key[1], key[2], key[3]]);
                 let max = (map.key_size - 4) * 8;
                 if prefix_len > max {
-                    return Err(BundleError::InvalidPrefixLength {
-                        node: node.to_owned(),
-                        map: map.name.clone(),
-                        index: index as u64,
-                        prefix_len,
-                        max,
-                    });
+                    return Err(BundleError::InvalidPrefixLength { node: node.to_owned(), map: map.name.clone(), index: index as u64, prefix_len, max });
                 }
             }
             MapKind::Array => {
@@ -798,11 +730,7 @@ pub fn verify_records(node: &str, map: &MapSection, records: &[u8]) -> Result<()
 /// Checks an object file's header: a 64-bit little-endian ELF for the BPF machine.
 fn check_object_bytes(node: &str, object: &ObjectSection, bytes: &[u8]) -> Result<(), BundleError> {
     const EM_BPF: u16 = 247;
-    let not_an_object = |reason| BundleError::NotAnObject {
-        node: node.to_owned(),
-        object: object.name.clone(),
-        reason,
-    };
+    let not_an_object = |reason| BundleError::NotAnObject { node: node.to_owned(), object: object.name.clone(), reason };
     if bytes.len() < 64 || &bytes[0..4] != b"\x7fELF" {
         return Err(not_an_object("it does not start with an ELF header"));
     }
@@ -899,7 +827,7 @@ impl MapImage {
 
     fn entries(&self) -> u64 {
         let record_size = u64::from(self.key_size) + u64::from(self.value_size);
-        if record_size == 0 { 0 } else { self.records.len() as u64 / record_size }
+        (self.records.len() as u64).checked_div(record_size).unwrap_or(0)
     }
 }
 
@@ -914,11 +842,7 @@ pub struct ObjectImage {
 impl ObjectImage {
     /// The committed datapath object with `config` as its constants.
     pub fn datapath(name: &str, config: &DatapathConfig) -> ObjectImage {
-        ObjectImage {
-            name: name.to_owned(),
-            bytes: crate::object::POLICY_OBJECT.to_vec(),
-            constants: datapath_constants(config),
-        }
+        ObjectImage { name: name.to_owned(), bytes: crate::object::POLICY_OBJECT.to_vec(), constants: datapath_constants(config) }
     }
 }
 
@@ -931,13 +855,7 @@ pub fn datapath_constants(config: &DatapathConfig) -> BTreeMap<String, Constant>
             let mut value = [0u8; 8];
             let size = bytes.len().min(8);
             value[..size].copy_from_slice(&bytes[..size]);
-            (
-                name.to_owned(),
-                Constant {
-                    size: size as u8,
-                    value: u64::from_le_bytes(value),
-                },
-            )
+            (name.to_owned(), Constant { size: size as u8, value: u64::from_le_bytes(value) })
         })
         .collect()
 }
@@ -959,11 +877,7 @@ pub struct BundleBuilder {
 
 impl BundleBuilder {
     pub fn new(compiler_version: &str, inputs_digest: Digest) -> BundleBuilder {
-        BundleBuilder {
-            compiler_version: compiler_version.to_owned(),
-            inputs_digest,
-            nodes: BTreeMap::new(),
-        }
+        BundleBuilder { compiler_version: compiler_version.to_owned(), inputs_digest, nodes: BTreeMap::new() }
     }
 
     /// Declares a node (a node without endpoints, maps or objects is kept).
@@ -975,11 +889,7 @@ impl BundleBuilder {
     pub fn add_map(&mut self, node: &str, image: MapImage) -> Result<&mut Self, BundleError> {
         let parts = self.nodes.entry(node.to_owned()).or_default();
         if parts.maps.contains_key(&image.name) {
-            return Err(BundleError::AddedTwice {
-                node: node.to_owned(),
-                what: "map",
-                name: image.name,
-            });
+            return Err(BundleError::AddedTwice { node: node.to_owned(), what: "map", name: image.name });
         }
         let section = MapSection {
             name: image.name.clone(),
@@ -997,31 +907,26 @@ impl BundleBuilder {
     pub fn add_object(&mut self, node: &str, image: ObjectImage) -> Result<&mut Self, BundleError> {
         let parts = self.nodes.entry(node.to_owned()).or_default();
         if parts.objects.contains_key(&image.name) {
-            return Err(BundleError::AddedTwice {
-                node: node.to_owned(),
-                what: "object",
-                name: image.name,
-            });
+            return Err(BundleError::AddedTwice { node: node.to_owned(), what: "object", name: image.name });
         }
-        let section = ObjectSection {
-            name: image.name.clone(),
-            digest: Digest::of(&image.bytes),
-            size: image.bytes.len() as u64,
-            constants: image.constants,
-        };
+        let section = ObjectSection { name: image.name.clone(), digest: Digest::of(&image.bytes), size: image.bytes.len() as u64, constants: image.constants };
         parts.objects.insert(image.name, (section, image.bytes));
         Ok(self)
     }
 
     /// Adds an endpoint; its addresses are sorted and deduplicated here.
-    pub fn add_endpoint(&mut self, node: &str, name: &str, identity: u32, addresses: &[IpAddr], object: &str, maps: &[(&str, &str)]) -> Result<&mut Self, BundleError> {
+    pub fn add_endpoint(
+        &mut self,
+        node: &str,
+        name: &str,
+        identity: u32,
+        addresses: &[IpAddr],
+        object: &str,
+        maps: &[(&str, &str)],
+    ) -> Result<&mut Self, BundleError> {
         let parts = self.nodes.entry(node.to_owned()).or_default();
         if parts.endpoints.contains_key(name) {
-            return Err(BundleError::AddedTwice {
-                node: node.to_owned(),
-                what: "endpoint",
-                name: name.to_owned(),
-            });
+            return Err(BundleError::AddedTwice { node: node.to_owned(), what: "endpoint", name: name.to_owned() });
         }
         let mut sorted: Vec<IpAddr> = addresses.to_vec();
         sorted.sort();
@@ -1052,19 +957,9 @@ impl BundleBuilder {
                 blobs.insert(section.digest, bytes);
                 objects.push(section);
             }
-            nodes.push(NodeSection {
-                name,
-                endpoints: parts.endpoints.into_values().collect(),
-                maps,
-                objects,
-            });
+            nodes.push(NodeSection { name, endpoints: parts.endpoints.into_values().collect(), maps, objects });
         }
-        let manifest = Manifest {
-            format_version: FORMAT_VERSION,
-            compiler_version: self.compiler_version,
-            inputs_digest: self.inputs_digest,
-            nodes,
-        };
+        let manifest = Manifest { format_version: FORMAT_VERSION, compiler_version: self.compiler_version, inputs_digest: self.inputs_digest, nodes };
         let manifest_bytes = canonical_manifest(&manifest)?;
         Bundle::from_parts(manifest_bytes, |digest| Ok(blobs.remove(digest)))
     }
@@ -1078,17 +973,11 @@ fn io_error(action: &'static str, path: &Path, error: &std::io::Error) -> Bundle
         Some(end) => text[..end].to_owned(),
         None => text,
     };
-    BundleError::Io {
-        action,
-        path: path.display().to_string(),
-        message: lower_first(&text),
-    }
+    BundleError::Io { action, path: path.display().to_string(), message: lower_first(&text) }
 }
 
 fn sync_directory(path: &Path) -> Result<(), BundleError> {
-    File::open(path)
-        .and_then(|directory| directory.sync_all())
-        .map_err(|error| io_error("sync directory", path, &error))
+    File::open(path).and_then(|directory| directory.sync_all()).map_err(|error| io_error("sync directory", path, &error))
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), BundleError> {
@@ -1108,36 +997,22 @@ pub fn write_bundle(bundle: &Bundle, target: &Path) -> Result<(), BundleError> {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let file_name = target
-        .file_name()
-        .ok_or_else(|| BundleError::NotADirectory {
-            path: target.display().to_string(),
-        })?
-        .to_string_lossy()
-        .into_owned();
+    let file_name = target.file_name().ok_or_else(|| BundleError::NotADirectory { path: target.display().to_string() })?.to_string_lossy().into_owned();
     std::fs::create_dir_all(&parent).map_err(|error| io_error("create directory", &parent, &error))?;
     let replace = match std::fs::symlink_metadata(target) {
         Ok(metadata) if metadata.is_dir() => {
             let empty = std::fs::read_dir(target).map_err(|error| io_error("read directory", target, &error))?.next().is_none();
             if !empty && !target.join(MANIFEST_FILE).is_file() {
-                return Err(BundleError::NotADirectory {
-                    path: target.display().to_string(),
-                });
+                return Err(BundleError::NotADirectory { path: target.display().to_string() });
             }
             true
         }
         Ok(_) => {
-            return Err(BundleError::NotADirectory {
-                path: target.display().to_string(),
-            });
+            return Err(BundleError::NotADirectory { path: target.display().to_string() });
         }
         Err(_) => false,
     };
-    let temporary = parent.join(format!(
-        ".{file_name}.tmp-{}-{}",
-        std::process::id(),
-        TEMPORARY_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
+    let temporary = parent.join(format!(".{file_name}.tmp-{}-{}", std::process::id(), TEMPORARY_COUNTER.fetch_add(1, Ordering::Relaxed)));
     let result = write_into(bundle, &temporary).and_then(|()| {
         if replace {
             rustix::fs::renameat_with(rustix::fs::CWD, &temporary, rustix::fs::CWD, target, rustix::fs::RenameFlags::EXCHANGE)
@@ -1170,9 +1045,7 @@ fn write_into(bundle: &Bundle, directory: &Path) -> Result<(), BundleError> {
 /// mis-sized and unreferenced files, and any manifest problem [`parse_manifest`] finds.
 pub fn read_bundle(directory: &Path) -> Result<Bundle, BundleError> {
     if !directory.is_dir() {
-        return Err(BundleError::NotADirectory {
-            path: directory.display().to_string(),
-        });
+        return Err(BundleError::NotADirectory { path: directory.display().to_string() });
     }
     let manifest_path = directory.join(MANIFEST_FILE);
     let manifest_bytes = match std::fs::read(&manifest_path) {
@@ -1221,19 +1094,9 @@ mod tests {
     use std::net::Ipv4Addr;
 
     fn sample() -> Bundle {
-        let policy = PolicyMapImage::build(&[
-            PolicyEntry::allow(1000, Direction::Ingress, 6, 80, 16),
-            PolicyEntry::allow(0, Direction::Egress, 17, 53, 16),
-        ])
-        .unwrap();
-        let ipcache = IpcacheImage::build(
-            &[IpcacheEntry {
-                prefix: IpPrefix::host(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))),
-                identity: 1000,
-            }],
-            0,
-        )
-        .unwrap();
+        let policy =
+            PolicyMapImage::build(&[PolicyEntry::allow(1000, Direction::Ingress, 6, 80, 16), PolicyEntry::allow(0, Direction::Egress, 17, 53, 16)]).unwrap();
+        let ipcache = IpcacheImage::build(&[IpcacheEntry { prefix: IpPrefix::host(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))), identity: 1000 }], 0).unwrap();
         let mut builder = BundleBuilder::new("polc 0.1.0", Digest::of(b"inputs"));
         builder.add_map("node-a", MapImage::ipcache("ipcache", &ipcache)).unwrap();
         builder.add_map("node-a", MapImage::policy("policy/default/web", &policy)).unwrap();
@@ -1326,10 +1189,7 @@ mod tests {
             reparse(|value| value["nodes"][0]["extra"] = serde_json::json!(1)),
             Err(BundleError::ManifestStructure { detail }) if detail.contains("unknown field `extra`")
         ));
-        assert!(matches!(
-            reparse(|value| value["nodes"][0]["maps"].as_array_mut().unwrap().reverse()),
-            Err(BundleError::NotSorted { what: "map", .. })
-        ));
+        assert!(matches!(reparse(|value| value["nodes"][0]["maps"].as_array_mut().unwrap().reverse()), Err(BundleError::NotSorted { what: "map", .. })));
         assert!(matches!(
             reparse(|value| value["nodes"][0]["objects"][0]["constants"]["audit_mode"]["value"] = serde_json::json!(256)),
             Err(BundleError::InvalidConstant { .. })
@@ -1338,10 +1198,7 @@ mod tests {
             reparse(|value| value["nodes"][0]["endpoints"][0]["addresses"] = serde_json::json!(["10.0.0.02"])),
             Err(BundleError::InvalidAddress { .. })
         ));
-        assert!(matches!(
-            reparse(|value| value["nodes"][0]["name"] = serde_json::json!("Node_A")),
-            Err(BundleError::InvalidName { what: "node", .. })
-        ));
+        assert!(matches!(reparse(|value| value["nodes"][0]["name"] = serde_json::json!("Node_A")), Err(BundleError::InvalidName { what: "node", .. })));
     }
 
     #[test]
@@ -1363,16 +1220,10 @@ mod tests {
         let mut swapped = records[24..].to_vec();
         swapped.extend_from_slice(&records[..24]);
         assert!(matches!(verify_records("n", &map, &swapped), Err(BundleError::RecordsNotSorted { index: 1, .. })));
-        assert!(matches!(
-            verify_records("n", &map, &records[..40]),
-            Err(BundleError::BlobSizeMismatch { expected: 48, actual: 40, .. })
-        ));
+        assert!(matches!(verify_records("n", &map, &records[..40]), Err(BundleError::BlobSizeMismatch { expected: 48, actual: 40, .. })));
         let mut bad_prefix = records.clone();
         bad_prefix[24..28].copy_from_slice(&65u32.to_le_bytes());
-        assert!(matches!(
-            verify_records("n", &map, &bad_prefix),
-            Err(BundleError::InvalidPrefixLength { prefix_len: 65, max: 64, .. })
-        ));
+        assert!(matches!(verify_records("n", &map, &bad_prefix), Err(BundleError::InvalidPrefixLength { prefix_len: 65, max: 64, .. })));
     }
 
     #[test]
@@ -1407,10 +1258,8 @@ mod tests {
         let (_root, path) = written();
         let read = read_bundle(&path).unwrap();
         assert_eq!(read, sample());
-        let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap())
-            .unwrap()
-            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
+        let leftovers: Vec<_> =
+            std::fs::read_dir(path.parent().unwrap()).unwrap().map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned()).collect();
         assert_eq!(leftovers, vec!["bundle".to_owned()]);
     }
 
@@ -1510,10 +1359,7 @@ mod tests {
         assert_ne!(edited, manifest);
         std::fs::write(path.join(MANIFEST_FILE), &edited).unwrap();
         let error = read_bundle(&path).unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            "map `policy/default/web` of node `node-a` has 2 entries, more than its max entries (1)"
-        );
+        assert_eq!(error.to_string(), "map `policy/default/web` of node `node-a` has 2 entries, more than its max entries (1)");
     }
 
     #[test]

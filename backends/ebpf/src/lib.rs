@@ -13,7 +13,10 @@
 //! `MAPS.md` documents every map byte for byte.
 
 pub mod bundle;
+pub mod compile;
 pub mod config;
+pub mod engine;
+pub mod from_ir;
 pub mod image;
 pub mod kernel;
 pub mod layout;

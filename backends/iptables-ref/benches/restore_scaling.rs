@@ -6,11 +6,11 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
+use polc_iptables::engine::{Backend, Cluster, Layout, is_root};
 use polc_ir::{
     DirectionPolicy, Endpoint, EndpointId, EndpointKind, IdentityInfo, IdentityKind, IpPrefix, L4Match, Label, NumericIdentity, Peers, PolicyEntry, PolicyIr,
     PortRange, Protocol, RuleOrigin, RuleVerdict, Settings,
 };
-use polc_iptables::engine::{Backend, Cluster, Layout, is_root};
 
 /// One pod whose ingress holds `n_entries` allows, each from one of `n_entries / 10` CIDR
 /// identities to its own TCP port.
@@ -20,7 +20,11 @@ fn ir_with(n_entries: usize) -> PolicyIr {
         .map(|index| {
             let address = IpAddr::V4(Ipv4Addr::from(0x0AC8_0000u32 + index as u32));
             let prefix = IpPrefix::host(address);
-            IdentityInfo { id: NumericIdentity::local(index as u32 + 1), kind: IdentityKind::Cidr { prefix }, labels: [Label::new("cidr", prefix.to_string(), "")].into() }
+            IdentityInfo {
+                id: NumericIdentity::local(index as u32 + 1),
+                kind: IdentityKind::Cidr { prefix },
+                labels: [Label::new("cidr", prefix.to_string(), "")].into(),
+            }
         })
         .collect();
     let entries: Vec<PolicyEntry> = (0..n_entries)
@@ -31,7 +35,13 @@ fn ir_with(n_entries: usize) -> PolicyIr {
             l7: None,
             auth: None,
             pending_fqdns: Vec::new(),
-            origin: RuleOrigin::Policy { kind: "CiliumNetworkPolicy".to_owned(), namespace: Some("default".to_owned()), name: "scale".to_owned(), rule_path: format!("spec.ingress[{index}]"), location: None },
+            origin: RuleOrigin::Policy {
+                kind: "CiliumNetworkPolicy".to_owned(),
+                namespace: Some("default".to_owned()),
+                name: "scale".to_owned(),
+                rule_path: format!("spec.ingress[{index}]"),
+                location: None,
+            },
         })
         .collect();
     let pod = Endpoint {

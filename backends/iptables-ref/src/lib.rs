@@ -11,7 +11,7 @@
 pub mod render;
 pub mod sets;
 
-pub use render::{Rendering, RenderStats, chain_name, node_names, render_all, render_node, set_name};
+pub use render::{RenderStats, Rendering, chain_name, node_names, render_all, render_node, set_name};
 pub use sets::Family;
 
 #[cfg(feature = "netns")]

@@ -38,7 +38,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use std::net::IpAddr;
 
-use polc_ir::{AuthMode, Direction, DirectionPolicy, Endpoint, EndpointId, L4Match, L7Rules, NumericIdentity, Peers, PolicyEntry, PolicyIr, Protocol, RuleVerdict};
+use polc_ir::{
+    AuthMode, Direction, DirectionPolicy, Endpoint, EndpointId, L4Match, L7Rules, NumericIdentity, Peers, PolicyEntry, PolicyIr, Protocol, RuleVerdict,
+};
 
 use crate::sets::{Family, FamilyTable, SetEntry};
 
@@ -114,7 +116,8 @@ pub fn render_node(ir: &PolicyIr, node: Option<&str>) -> Rendering {
     let mut endpoints: Vec<&Endpoint> = ir.endpoints.iter().filter(|endpoint| endpoint.node.as_deref() == node).collect();
     endpoints.sort_by_key(|endpoint| endpoint.id);
     let ipcache = ir.ipcache(node);
-    let tables: Vec<FamilyTable> = Family::BOTH.iter().map(|family| FamilyTable::new(*family, &ipcache)).collect();
+    let tables: Vec<FamilyTable> =
+        Family::BOTH.iter().map(|family| FamilyTable::new(*family, &ipcache, ir.settings.world_of(family.root().address()))).collect();
 
     // Every identity that some rendered entry names as a peer.
     let mut wanted: BTreeSet<NumericIdentity> = BTreeSet::new();
@@ -206,11 +209,8 @@ fn l4_matches(l4: &L4Match, family: Family) -> Vec<(String, String)> {
             }
         }
         Protocol::ICMP | Protocol::ICMPV6 => {
-            let (wanted_family, proto, module, option) = if protocol == Protocol::ICMP {
-                (Family::V4, "icmp", "icmp", "--icmp-type")
-            } else {
-                (Family::V6, "ipv6-icmp", "icmp6", "--icmpv6-type")
-            };
+            let (wanted_family, proto, module, option) =
+                if protocol == Protocol::ICMP { (Family::V4, "icmp", "icmp", "--icmp-type") } else { (Family::V6, "ipv6-icmp", "icmp6", "--icmpv6-type") };
             if family != wanted_family {
                 return Vec::new();
             }

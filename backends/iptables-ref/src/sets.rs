@@ -59,7 +59,8 @@ impl Family {
         }
     }
 
-    fn root(self) -> IpPrefix {
+    /// The family's whole address space (`0.0.0.0/0` or `::/0`).
+    pub fn root(self) -> IpPrefix {
         match self {
             Family::V4 => IpPrefix::new(IpAddr::from([0u8; 4]), 0),
             Family::V6 => IpPrefix::new(IpAddr::from([0u8; 16]), 0),
@@ -101,8 +102,8 @@ impl SetEntry {
     }
 }
 
-/// The address-to-identity table of one family, with `world` owning the root unless the table
-/// names a `/0` itself.
+/// The address-to-identity table of one family, with the world identity owning the root unless
+/// the table names a `/0` itself.
 #[derive(Clone, Debug)]
 pub struct FamilyTable {
     family: Family,
@@ -110,11 +111,12 @@ pub struct FamilyTable {
 }
 
 impl FamilyTable {
-    /// The part of `ipcache` in `family`.
-    pub fn new(family: Family, ipcache: &[(IpPrefix, NumericIdentity)]) -> Self {
+    /// The part of `ipcache` in `family`; addresses it does not hold have identity `world`
+    /// (`world`, or `world-ipv4` / `world-ipv6` in a dual-stack cluster).
+    pub fn new(family: Family, ipcache: &[(IpPrefix, NumericIdentity)], world: NumericIdentity) -> Self {
         let mut owners: BTreeMap<IpPrefix, NumericIdentity> =
             ipcache.iter().filter(|(prefix, _)| Family::of_prefix(prefix) == family).map(|(prefix, identity)| (*prefix, *identity)).collect();
-        owners.entry(family.root()).or_insert(NumericIdentity::WORLD);
+        owners.entry(family.root()).or_insert(world);
         FamilyTable { family, owners }
     }
 
@@ -141,10 +143,11 @@ impl FamilyTable {
             // Every enclosing prefix with another owner gets this prefix as an exception.
             let mut excepted_for: BTreeSet<NumericIdentity> = BTreeSet::new();
             for length in 0..prefix.length() {
-                if let Some(ancestor_owner) = self.owners.get(&IpPrefix::new(prefix.address(), length)) {
-                    if ancestor_owner != owner && wanted.contains(ancestor_owner) {
-                        excepted_for.insert(*ancestor_owner);
-                    }
+                if let Some(ancestor_owner) = self.owners.get(&IpPrefix::new(prefix.address(), length))
+                    && ancestor_owner != owner
+                    && wanted.contains(ancestor_owner)
+                {
+                    excepted_for.insert(*ancestor_owner);
                 }
             }
             for identity in excepted_for {
@@ -193,7 +196,7 @@ mod tests {
             (prefix("10.1.2.0/24"), id(16777217)),
             (prefix("10.1.2.3/32"), id(256)),
         ];
-        let table = FamilyTable::new(Family::V4, &ipcache);
+        let table = FamilyTable::new(Family::V4, &ipcache, NumericIdentity::WORLD);
         let wanted: BTreeSet<NumericIdentity> = [id(16777217), id(16777218), id(256), NumericIdentity::WORLD].into_iter().collect();
         let sets = table.set_entries(&wanted);
         let text = |identity: u32| sets[&id(identity)].iter().map(SetEntry::to_ipset_text).collect::<Vec<_>>();
@@ -213,10 +216,11 @@ mod tests {
             (prefix("10.1.2.3/32"), id(256)),
             (prefix("192.168.1.1/32"), NumericIdentity::HOST),
         ];
-        let table = FamilyTable::new(Family::V4, &ipcache);
+        let table = FamilyTable::new(Family::V4, &ipcache, NumericIdentity::WORLD);
         let wanted: BTreeSet<NumericIdentity> = ipcache.iter().map(|(_, identity)| *identity).chain([NumericIdentity::WORLD]).collect();
         let sets = table.set_entries(&wanted);
-        let probes = ["10.1.2.3", "10.1.2.4", "10.1.3.1", "10.2.0.1", "1.1.1.1", "130.0.0.1", "192.168.1.1", "192.168.1.2", "127.0.0.1", "0.0.0.0", "255.255.255.255"];
+        let probes =
+            ["10.1.2.3", "10.1.2.4", "10.1.3.1", "10.2.0.1", "1.1.1.1", "130.0.0.1", "192.168.1.1", "192.168.1.2", "127.0.0.1", "0.0.0.0", "255.255.255.255"];
         for probe in probes {
             let address: IpAddr = probe.parse().unwrap();
             let owner = table.identity_of(address).unwrap();
@@ -231,7 +235,7 @@ mod tests {
     #[test]
     fn ipv6_world_is_written_as_two_halves() {
         let ipcache = vec![(prefix("2001:db8::/32"), id(16777217)), (prefix("10.0.0.1/32"), id(256))];
-        let table = FamilyTable::new(Family::V6, &ipcache);
+        let table = FamilyTable::new(Family::V6, &ipcache, NumericIdentity::WORLD);
         let wanted: BTreeSet<NumericIdentity> = [NumericIdentity::WORLD, id(256)].into_iter().collect();
         let sets = table.set_entries(&wanted);
         let text: Vec<String> = sets[&NumericIdentity::WORLD].iter().map(SetEntry::to_ipset_text).collect();
@@ -239,5 +243,15 @@ mod tests {
         assert!(!sets.contains_key(&id(256)), "identity 256 has no IPv6 address");
         assert_eq!(table.identity_of("2001:db8::5".parse().unwrap()), Some(id(16777217)));
         assert_eq!(table.identity_of("10.0.0.1".parse().unwrap()), None);
+    }
+
+    #[test]
+    fn a_dual_stack_world_is_the_family_world() {
+        let ipcache = vec![(prefix("203.0.113.0/24"), id(16777217))];
+        let table = FamilyTable::new(Family::V4, &ipcache, NumericIdentity::WORLD_IPV4);
+        assert_eq!(table.identity_of("198.51.100.1".parse().unwrap()), Some(NumericIdentity::WORLD_IPV4));
+        let sets = table.set_entries(&[NumericIdentity::WORLD, NumericIdentity::WORLD_IPV4].into_iter().collect());
+        assert!(!sets.contains_key(&NumericIdentity::WORLD), "plain world owns nothing in a dual-stack cluster");
+        assert_eq!(sets[&NumericIdentity::WORLD_IPV4].len(), 3);
     }
 }

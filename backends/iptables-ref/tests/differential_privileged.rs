@@ -18,8 +18,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use common::scenario::{Scenario, external_addresses, scenario};
-use polc_ir::{DirectionPolicy, Flow, IdentityKind, PolicyIr, evaluate};
 use polc_iptables::engine::{Backend, Cluster, EngineError, EngineOptions, FlowVerdict, Layout, is_root};
+use polc_ir::{DirectionPolicy, Flow, IdentityKind, PolicyIr, evaluate};
 
 const DEFAULT_SCENARIOS: usize = 300;
 const DEFAULT_SEED: u64 = 0x706F_6C63_6970_7431;
@@ -33,12 +33,18 @@ fn setting(name: &str, default: u64) -> u64 {
 }
 
 fn disagreeing(ir: &PolicyIr, flows: &[Flow], verdicts: &[FlowVerdict]) -> Vec<usize> {
-    flows.iter().zip(verdicts).enumerate().filter(|(_, (flow, verdict))| verdict.allowed() != Some(evaluate(ir, flow).allowed)).map(|(index, _)| index).collect()
+    flows
+        .iter()
+        .zip(verdicts)
+        .enumerate()
+        .filter(|(_, (flow, verdict))| verdict.allowed() != Some(evaluate(ir, flow).allowed))
+        .map(|(index, _)| index)
+        .collect()
 }
 
 fn run(cluster: &Cluster, ir: &PolicyIr, flows: &[Flow], timeout: Duration) -> Result<Vec<FlowVerdict>, EngineError> {
     cluster.apply(ir)?;
-    cluster.run(ir, flows, &EngineOptions { timeout })
+    cluster.run(ir, flows, &EngineOptions { timeout, confirm_timeout: None })
 }
 
 /// Whether the engine still disagrees with the evaluator on `flow` under `ir`.
@@ -161,7 +167,9 @@ struct Totals {
 #[test]
 fn generated_scenarios_agree_with_the_reference_evaluator_on_both_backends_privileged() {
     if !is_root() {
-        eprintln!("skipping generated_scenarios_agree_with_the_reference_evaluator_on_both_backends_privileged: it needs root to create network namespaces and load iptables rules");
+        eprintln!(
+            "skipping generated_scenarios_agree_with_the_reference_evaluator_on_both_backends_privileged: it needs root to create network namespaces and load iptables rules"
+        );
         return;
     }
     let n_scenarios = setting("POLC_DIFF_SCENARIOS", DEFAULT_SCENARIOS as u64) as usize;
@@ -245,7 +253,10 @@ fn generated_scenarios_agree_with_the_reference_evaluator_on_both_backends_privi
         failures.extend(mine.iter().flat_map(|totals| totals.failures.iter().cloned()));
         if failures.is_empty() {
             assert_eq!(scenarios, n_scenarios, "{}: not every scenario ran", backend.as_str());
-            assert!(allowed * 5 >= allowed + denied && denied * 5 >= allowed + denied, "the scenarios must exercise both verdicts: {allowed} allowed, {denied} denied");
+            assert!(
+                allowed * 5 >= allowed + denied && denied * 5 >= allowed + denied,
+                "the scenarios must exercise both verdicts: {allowed} allowed, {denied} denied"
+            );
         }
     }
     eprintln!("seed {seed:#x}, {:.1} s in all", started.elapsed().as_secs_f64());

@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use polc_ir::{AuthMode, DnsRule, HttpRule, L4Match, L7Rules, Peers, PortRange, Protocol, ReservedAddress};
 use polc_iptables::{Rendering, render_all, render_node};
+use polc_ir::{AuthMode, DnsRule, HttpRule, L4Match, L7Rules, Peers, PortRange, Protocol, ReservedAddress};
 
 fn shown(rendering: &Rendering) -> String {
     format!("===== ipset =====\n{}===== iptables =====\n{}===== ip6tables =====\n{}", rendering.ipset, rendering.iptables, rendering.ip6tables)
@@ -172,7 +172,12 @@ fn authentication_test_always_fail_drops_and_required_allows() {
 #[test]
 fn cidr_identities_nest_with_nomatch_exceptions_and_world_is_the_rest() {
     let ir = ir(
-        vec![endpoint_identity(256, "client"), cidr_identity(16777217, "203.0.113.0/24"), cidr_identity(16777218, "203.0.113.128/25"), cidr_identity(16777219, "2001:db8::/32")],
+        vec![
+            endpoint_identity(256, "client"),
+            cidr_identity(16777217, "203.0.113.0/24"),
+            cidr_identity(16777218, "203.0.113.128/25"),
+            cidr_identity(16777219, "2001:db8::/32"),
+        ],
         Vec::new(),
         vec![pod(
             1,
@@ -203,7 +208,15 @@ fn peers_that_select_nothing_add_no_rule_and_pending_fqdns_are_noted() {
     let ir = ir(
         vec![endpoint_identity(256, "client")],
         Vec::new(),
-        vec![pod(1, "client", 256, "node-a", &["10.244.1.10"], open(), policy(true, vec![allow(Peers::Identities(identity_set(&[])), L4Match::Any, "spec.egress[0]"), fqdn]))],
+        vec![pod(
+            1,
+            "client",
+            256,
+            "node-a",
+            &["10.244.1.10"],
+            open(),
+            policy(true, vec![allow(Peers::Identities(identity_set(&[])), L4Match::Any, "spec.egress[0]"), fqdn]),
+        )],
         Vec::new(),
     );
     insta::assert_snapshot!(shown(&render_node(&ir, Some("node-a"))));

@@ -96,6 +96,15 @@ pub fn skipped_line(skipped: &[(String, usize)], verbose: bool) -> String {
     format!("skipped {} of {what} polc does not model: {list}{hint}", count(total, "document", "documents"))
 }
 
+/// `text` with control characters (other than line breaks) written as escapes, so input that
+/// reaches a message (a key, a value, a file name) cannot drive the terminal.
+fn clean(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\n') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    text.chars().map(|c| if c.is_control() && c != '\n' { c.escape_default().to_string() } else { c.to_string() }).collect::<String>().into()
+}
+
 /// Renders one diagnostic, followed by nothing (the caller separates diagnostics).
 fn render_diagnostic(out: &mut String, sources: &SourceMap, diagnostic: &Diagnostic, painter: Painter) {
     let severity = diagnostic.severity;
@@ -104,7 +113,7 @@ fn render_diagnostic(out: &mut String, sources: &SourceMap, diagnostic: &Diagnos
         "{}{} {}",
         painter.severity(severity, &format!("{}[{}]", severity.as_str(), diagnostic.code.id)),
         painter.bold(":"),
-        painter.bold(&diagnostic.message)
+        painter.bold(&clean(&diagnostic.message).replace('\n', " "))
     );
     let mut lines: Vec<u32> = Vec::new();
     if let Some(location) = &diagnostic.location {
@@ -119,7 +128,8 @@ fn render_diagnostic(out: &mut String, sources: &SourceMap, diagnostic: &Diagnos
     if let Some(location) = &diagnostic.location {
         let _ = writeln!(out, "{pad}{} {}", painter.gutter("-->"), position(sources, location));
         let _ = writeln!(out, "{pad} {bar}");
-        after_bar = !snippet(out, sources, location, '^', diagnostic.label.as_deref(), width, |text| painter.severity(severity, text), painter);
+        let label = diagnostic.label.as_deref().map(clean);
+        after_bar = !snippet(out, sources, location, '^', label.as_deref(), width, |text| painter.severity(severity, text), painter);
     }
     for related in &diagnostic.related {
         if !after_bar {
@@ -127,9 +137,10 @@ fn render_diagnostic(out: &mut String, sources: &SourceMap, diagnostic: &Diagnos
         }
         let _ = writeln!(out, "{pad}{} {}", painter.gutter(":::"), position(sources, &related.location));
         let _ = writeln!(out, "{pad} {bar}");
-        after_bar = !snippet(out, sources, &related.location, '-', Some(&related.message), width, |text| painter.gutter(text), painter);
+        let message = clean(&related.message);
+        after_bar = !snippet(out, sources, &related.location, '-', Some(&message), width, |text| painter.gutter(text), painter);
         if after_bar {
-            let _ = writeln!(out, "{pad} {} {}", painter.gutter("="), related.message);
+            let _ = writeln!(out, "{pad} {} {}", painter.gutter("="), message);
             after_bar = false;
         }
     }
@@ -138,15 +149,15 @@ fn render_diagnostic(out: &mut String, sources: &SourceMap, diagnostic: &Diagnos
             let _ = writeln!(out, "{pad} {bar}");
         }
         let continuation = format!("\n{pad}   {}", " ".repeat("help: ".len()));
-        let _ = writeln!(out, "{pad} {} {}: {}", painter.gutter("="), painter.bold("help"), help.replace('\n', &continuation));
+        let _ = writeln!(out, "{pad} {} {}: {}", painter.gutter("="), painter.bold("help"), clean(help).replace('\n', &continuation));
     }
 }
 
 /// `file:line:col`, or just `file` for a finding about the whole file.
 fn position(sources: &SourceMap, location: &Location) -> String {
-    let name = &sources.get(location.source).name;
+    let name = clean(&sources.get(location.source).name);
     let start = location.span.start;
-    if start.line == 0 { name.clone() } else { format!("{name}:{}:{}", start.line, start.col) }
+    if start.line == 0 { name.into_owned() } else { format!("{name}:{}:{}", start.line, start.col) }
 }
 
 /// The line `line` (1-based) of `text`, without its terminator, if the text has that line.
@@ -326,6 +337,16 @@ mod tests {
         let shown = shown_line(&line, 300, Some(305));
         assert!(shown.text.starts_with("...") && shown.text.ends_with("..."), "{}", shown.text);
         assert_eq!(&shown.text[shown.underline_start..shown.underline_start + shown.underline_len], "bogus");
+    }
+
+    #[test]
+    fn control_characters_from_the_input_are_escaped() {
+        let diagnostic = Diagnostic::new(&codes::UNKNOWN_FIELD, "unknown field `a\u{1b}[2Jb`").at(at(span(1, 1, 1, 2))).with_help("remove `\u{7}`");
+        let out = one("a\u{1b}[2Jb: 1\n", diagnostic);
+        assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{out:?}");
+        assert!(out.starts_with("error[PLC2001]: unknown field `a\\u{1b}[2Jb`\n"), "{out}");
+        assert!(out.contains("1 | a\u{FFFD}[2Jb: 1\n"), "{out}");
+        assert!(out.contains("= help: remove `\\u{7}`"), "{out}");
     }
 
     #[test]

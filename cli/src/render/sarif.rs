@@ -56,12 +56,29 @@ fn physical_location(sources: &SourceMap, location: &Location) -> Json {
     })
 }
 
+/// GitHub code scanning shows at most 1,000 characters of a rule's full description.
+const FULL_DESCRIPTION_LIMIT: usize = 1000;
+
+/// The first paragraph of an explanation, cut at a word to fit [`FULL_DESCRIPTION_LIMIT`].
+fn full_description(explanation: &str) -> String {
+    let paragraph = explanation.split("\n\n").next().unwrap_or("").trim();
+    if paragraph.chars().count() <= FULL_DESCRIPTION_LIMIT {
+        return paragraph.to_owned();
+    }
+    let mut cut: String = paragraph.chars().take(FULL_DESCRIPTION_LIMIT - 3).collect();
+    if let Some(space) = cut.rfind(' ') {
+        cut.truncate(space);
+    }
+    cut.push_str("...");
+    cut
+}
+
 fn rule(code: &Code) -> Json {
     json!({
         "id": code.id,
         "name": code.name,
         "shortDescription": { "text": code.summary },
-        "fullDescription": { "text": code.explanation },
+        "fullDescription": { "text": full_description(code.explanation) },
         "help": { "text": format!("{}\n\n{}\n\nRun `polc explain {}` for this text in a terminal.", code.summary, code.explanation, code.id) },
         "defaultConfiguration": { "level": level(code.severity) },
     })
@@ -143,6 +160,17 @@ mod tests {
     use super::*;
     use polc_compiler::codes;
     use polc_compiler::source::{Pos, SourceId, Span};
+
+    #[test]
+    fn full_descriptions_are_the_first_paragraph_within_the_limit() {
+        assert_eq!(full_description("First paragraph.\n\nExample:\n  a: 1"), "First paragraph.");
+        let long = "word ".repeat(400);
+        let cut = full_description(&long);
+        assert!(cut.chars().count() <= FULL_DESCRIPTION_LIMIT && cut.ends_with("word..."), "{cut}");
+        for code in codes::all() {
+            assert!(full_description(code.explanation).chars().count() <= FULL_DESCRIPTION_LIMIT, "{}", code.id);
+        }
+    }
 
     #[test]
     fn uris_are_relative_and_encoded() {

@@ -1,16 +1,18 @@
 //! Per-endpoint policy-map entries and how they change.
 //!
-//! Each IR entry becomes the keys Cilium's per-endpoint policy map would hold: one per remote
-//! identity (0 for any identity) × direction × protocol (0 for any) × aligned block of ports
-//! (a range is split into power-of-two blocks, as the map's LPM keys need). Entries with the
-//! same key merge the way the map merges them: a deny wins; otherwise the allow redirects to the
-//! proxy when any of them has L7 rules, and the strongest authentication wins. An entry whose
-//! peers select nothing adds no key.
+//! A [`MapEntrySource`] turns one direction of an endpoint's policy into the keys of its
+//! policy map: identity (0 for any) × protocol (0 for any) × aligned port block, each with its
+//! value (allow, redirect to the L7 proxy, or deny; precedence; authentication) and the rules
+//! behind it. The eBPF backend's own conversion is the faithful source and the CLI uses it;
+//! [`IrEntrySource`] is this crate's reading of the same rules from the IR alone (no proxy
+//! ports, no precedence), for callers without a backend.
 //!
 //! Keys are compared by what their identity stands for (its labels, its CIDR, its reserved
 //! name), not by its number, so that a number that moved between the two compiles shows as a
-//! renumbering rather than as a removed and an added rule. Enforcement and default-deny, which
-//! are not map keys, are compared separately ([`EnforcementChange`]).
+//! renumbering rather than as a removed and an added rule. The L7 rules a redirect applies are
+//! not in the map (the proxy holds them), but they are compared with the value so that a
+//! changed HTTP path shows. Enforcement and default-deny are also summarised on their own
+//! ([`EnforcementChange`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -30,6 +32,15 @@ pub struct PortBlock {
     pub prefix_len: u8,
 }
 
+impl PortBlock {
+    /// The block of `prefix_len` fixed bits starting at `port`.
+    pub fn new(port: u16, prefix_len: u8) -> PortBlock {
+        let prefix_len = prefix_len.min(16);
+        let size = 1u32 << (16 - u32::from(prefix_len));
+        PortBlock { first: port, last: (u32::from(port) + size - 1).min(u32::from(u16::MAX)) as u16, prefix_len }
+    }
+}
+
 /// Splits `first..=last` into the fewest aligned power-of-two blocks, in order.
 pub fn port_blocks(first: u16, last: u16) -> Vec<PortBlock> {
     let mut blocks = Vec::new();
@@ -39,36 +50,170 @@ pub fn port_blocks(first: u16, last: u16) -> Vec<PortBlock> {
         while host_bits > 0 && start + (1u32 << host_bits) - 1 > end {
             host_bits -= 1;
         }
-        let size = 1u32 << host_bits;
-        blocks.push(PortBlock { first: start as u16, last: (start + size - 1) as u16, prefix_len: (16 - host_bits) as u8 });
-        start += size;
+        blocks.push(PortBlock::new(start as u16, (16 - host_bits) as u8));
+        start += 1u32 << host_bits;
     }
     blocks
 }
 
-/// The value of a policy-map entry, as far as it matters to traffic.
+/// What an entry does to matching traffic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EntryVerdict {
+    Allow,
+    /// Allow, through the L7 proxy.
+    Redirect,
+    Deny,
+}
+
+/// The value of a policy-map entry.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EntryValue {
-    pub deny: bool,
-    /// Traffic is redirected to the L7 proxy.
-    pub proxy: bool,
-    /// The L7 rules the proxy applies for this key, sorted; `every request` when an allow
-    /// without L7 rules shares the key.
+    pub verdict: EntryVerdict,
+    /// The proxy port of a redirect; 0 when the source does not assign ports.
+    pub proxy_port: u16,
+    /// Cilium's precedence (higher wins); 0 when the source does not compute it.
+    pub precedence: u32,
+    /// 0 none, 1 SPIRE mutual authentication, 2 always fails.
+    pub auth_type: u8,
+    /// Whether a rule set the authentication mode explicitly.
+    pub auth_explicit: bool,
+    /// For a redirect: the L7 rules the proxy applies to this key, sorted (filled in by the
+    /// diff from the policy; the map does not hold them).
     pub l7: Vec<String>,
-    pub auth: Option<AuthMode>,
 }
 
 impl EntryValue {
-    /// `deny`, `allow`, `allow via proxy`, `allow (auth required)`.
+    /// `deny`, `allow`, `redirect to proxy port 10080`, `allow (auth required)`.
     pub fn describe(&self) -> String {
-        if self.deny {
-            return "deny".to_owned();
+        let mut text = match (self.verdict, self.proxy_port) {
+            (EntryVerdict::Deny, _) => return "deny".to_owned(),
+            (EntryVerdict::Allow, _) => "allow".to_owned(),
+            (EntryVerdict::Redirect, 0) => "redirect to the L7 proxy".to_owned(),
+            (EntryVerdict::Redirect, port) => format!("redirect to proxy port {port}"),
+        };
+        let mode = match self.auth_type {
+            0 if self.auth_explicit => Some("disabled"),
+            0 => None,
+            1 => Some("required"),
+            2 => Some("test-always-fail"),
+            _ => Some("unknown"),
+        };
+        if let Some(mode) = mode {
+            text.push_str(&format!(" (authentication {mode})"));
         }
-        let mut text = if self.proxy { "allow via the L7 proxy".to_owned() } else { "allow".to_owned() };
-        if let Some(mode) = self.auth {
-            text.push_str(&format!(" (authentication {})", mode.as_str()));
+        if self.precedence != 0 {
+            text.push_str(&format!(" (precedence {:#010x})", self.precedence));
         }
         text
+    }
+}
+
+/// Why an entry is in the map.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EntryOrigin {
+    /// A rule of a policy, or an implicit rule (`allow-localhost`).
+    Rule(RuleOrigin),
+    /// No policy selects the endpoint in this direction: one allow-all key.
+    NotEnforced,
+    /// Every selecting rule sets `enableDefaultDeny: false`: the agent's lowest-tier allow-all.
+    DefaultAllow,
+}
+
+/// One entry as a [`MapEntrySource`] gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceEntry {
+    /// The remote identity (0: any identity).
+    pub identity: NumericIdentity,
+    /// 0: any protocol.
+    pub protocol: u8,
+    /// The first port of the block (the ICMP type for ICMP).
+    pub port: u16,
+    /// Fixed leading bits of the port: 0 every port, 16 exactly `port`.
+    pub prefix_len: u8,
+    pub value: EntryValue,
+    /// Sorted and unique.
+    pub origins: Vec<EntryOrigin>,
+}
+
+/// Turns one direction of an endpoint's policy into its policy-map entries.
+pub trait MapEntrySource {
+    /// The entries of `policy` in `direction`, merged per key. The error is a message in the
+    /// words of a diagnostic.
+    fn direction_entries(&self, policy: &DirectionPolicy, direction: Direction) -> Result<Vec<SourceEntry>, String>;
+}
+
+/// The policy-map entries the IR implies, without a backend: one key per identity × protocol ×
+/// aligned port block of each entry; a deny wins a key; an allow redirects when any allow of
+/// the key has L7 rules; the explicit, then the higher, authentication wins. A direction that is
+/// not enforced holds one allow-all key, and a default-allow direction gets an allow-all key
+/// too. No proxy ports and no precedence.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IrEntrySource;
+
+impl MapEntrySource for IrEntrySource {
+    fn direction_entries(&self, policy: &DirectionPolicy, _direction: Direction) -> Result<Vec<SourceEntry>, String> {
+        let allow_all = |origin: EntryOrigin| SourceEntry {
+            identity: NumericIdentity::ANY,
+            protocol: 0,
+            port: 0,
+            prefix_len: 0,
+            value: EntryValue { verdict: EntryVerdict::Allow, proxy_port: 0, precedence: 0, auth_type: 0, auth_explicit: false, l7: Vec::new() },
+            origins: vec![origin],
+        };
+        if !policy.enforced {
+            return Ok(vec![allow_all(EntryOrigin::NotEnforced)]);
+        }
+        // Per key: the candidates (verdict, has L7, auth mode, origin).
+        type Candidate = (RuleVerdict, bool, Option<AuthMode>, EntryOrigin);
+        let mut candidates: BTreeMap<(NumericIdentity, u8, u16, u8), Vec<Candidate>> = BTreeMap::new();
+        for entry in &policy.entries {
+            let identities: Vec<NumericIdentity> = match &entry.peers {
+                Peers::Any => vec![NumericIdentity::ANY],
+                Peers::Identities(set) => set.iter().copied().collect(),
+            };
+            let blocks: Vec<(u8, u16, u8)> = match entry.l4 {
+                L4Match::Any => vec![(0, 0, 0)],
+                L4Match::Protocol { protocol, ports } if ports.is_all() => vec![(protocol.0, 0, 0)],
+                L4Match::Protocol { protocol, ports } => {
+                    port_blocks(ports.first(), ports.last()).into_iter().map(|block| (protocol.0, block.first, block.prefix_len)).collect()
+                }
+            };
+            for identity in identities {
+                for (protocol, port, prefix_len) in &blocks {
+                    candidates.entry((identity, *protocol, *port, *prefix_len)).or_default().push((
+                        entry.verdict,
+                        entry.l7.is_some(),
+                        entry.auth,
+                        EntryOrigin::Rule(entry.origin.clone()),
+                    ));
+                }
+            }
+        }
+        let mut entries: Vec<SourceEntry> = candidates
+            .into_iter()
+            .map(|((identity, protocol, port, prefix_len), candidates)| {
+                let deny = candidates.iter().any(|candidate| candidate.0 == RuleVerdict::Deny);
+                let winners: Vec<&Candidate> = candidates.iter().filter(|candidate| (candidate.0 == RuleVerdict::Deny) == deny).collect();
+                let mut value = EntryValue { verdict: EntryVerdict::Deny, proxy_port: 0, precedence: 0, auth_type: 0, auth_explicit: false, l7: Vec::new() };
+                if !deny {
+                    value.verdict = if winners.iter().any(|candidate| candidate.1) { EntryVerdict::Redirect } else { EntryVerdict::Allow };
+                    if let Some(mode) = winners.iter().filter_map(|candidate| candidate.2).max_by_key(|mode| mode.auth_type()) {
+                        value.auth_type = mode.auth_type();
+                        value.auth_explicit = true;
+                    }
+                }
+                let origins: BTreeSet<EntryOrigin> = winners.iter().map(|candidate| candidate.3.clone()).collect();
+                SourceEntry { identity, protocol, port, prefix_len, value, origins: origins.into_iter().collect() }
+            })
+            .collect();
+        if !policy.default_deny {
+            match entries.iter_mut().find(|entry| entry.identity == NumericIdentity::ANY && entry.protocol == 0) {
+                Some(existing) if existing.value.verdict != EntryVerdict::Deny => existing.origins.push(EntryOrigin::DefaultAllow),
+                Some(_) => {}
+                None => entries.push(allow_all(EntryOrigin::DefaultAllow)),
+            }
+        }
+        Ok(entries)
     }
 }
 
@@ -84,8 +229,8 @@ pub struct MapEntry {
     /// `None`: every port of the protocol.
     pub ports: Option<PortBlock>,
     pub value: EntryValue,
-    /// The rules that put the entry there, sorted.
-    pub origins: Vec<RuleOrigin>,
+    /// Why the entry is there, sorted.
+    pub origins: Vec<EntryOrigin>,
 }
 
 impl MapEntry {
@@ -117,7 +262,7 @@ pub struct EntryChange {
     pub removed: Vec<MapEntry>,
     /// (old, new) entries with the same key and a different value.
     pub changed: Vec<(MapEntry, MapEntry)>,
-    /// (old, new) entries with the same meaning whose identity got another number.
+    /// (old, new) entries with the same meaning and value whose identity got another number.
     pub renumbered: Vec<(MapEntry, MapEntry)>,
 }
 
@@ -194,26 +339,8 @@ fn meaning(ir: &PolicyIr, identity: NumericIdentity) -> Meaning {
     }
 }
 
-/// A map key with the identity by meaning (index into the shared meaning table).
-type Key = (u32, u8, u16, u8);
-
-/// One key's merged value on one side, with the identity's number and the rules behind it.
-#[derive(Clone, Debug)]
-struct Merged {
-    key: Key,
-    identity: NumericIdentity,
-    value: EntryValue,
-    origins: Vec<RuleOrigin>,
-}
-
-fn describe_l7(rules: &L7Rules) -> Vec<String> {
-    match rules {
-        L7Rules::Http(http) => http.iter().map(|rule| format!("HTTP {rule}")).collect(),
-        L7Rules::Dns(dns) => dns.iter().map(|rule| format!("DNS {rule}")).collect(),
-    }
-}
-
-/// The meaning table both sides share: identity number per side → meaning index.
+/// The meaning table both sides share: identity number per side → meaning index, in meaning
+/// order.
 struct Meanings {
     per_side: [BTreeMap<NumericIdentity, u32>; 2],
 }
@@ -246,106 +373,90 @@ impl Meanings {
         let per_side = pending.map(|list| list.into_iter().map(|(identity, meaning)| (identity, all[&meaning])).collect());
         Meanings { per_side }
     }
-}
 
-/// The merged entries of one policy on one side, sorted by key.
-fn expand(policy: &DirectionPolicy, meanings: &BTreeMap<NumericIdentity, u32>) -> Vec<Merged> {
-    struct Part<'a> {
-        key: Key,
-        identity: NumericIdentity,
-        verdict: RuleVerdict,
-        l7: Option<&'a L7Rules>,
-        auth: Option<AuthMode>,
-        origin: &'a RuleOrigin,
-    }
-    let mut parts: Vec<Part<'_>> = Vec::new();
-    for entry in &policy.entries {
-        let identities: Vec<NumericIdentity> = match &entry.peers {
-            Peers::Any => vec![NumericIdentity::ANY],
-            Peers::Identities(set) => set.iter().copied().collect(),
-        };
-        let l4: Vec<(u8, u16, u8)> = match entry.l4 {
-            L4Match::Any => vec![(0, 0, 0)],
-            L4Match::Protocol { protocol, ports } if ports.is_all() => vec![(protocol.0, 0, 0)],
-            L4Match::Protocol { protocol, ports } => {
-                port_blocks(ports.first(), ports.last()).into_iter().map(|block| (protocol.0, block.first, block.prefix_len)).collect()
-            }
-        };
-        for identity in &identities {
-            let meaning = meanings.get(identity).copied().unwrap_or(u32::MAX);
-            for (protocol, port, prefix_len) in &l4 {
-                parts.push(Part {
-                    key: (meaning, *protocol, *port, *prefix_len),
-                    identity: *identity,
-                    verdict: entry.verdict,
-                    l7: entry.l7.as_ref(),
-                    auth: entry.auth,
-                    origin: &entry.origin,
-                });
-            }
+    /// The meaning index of `identity` on `side` (identities outside the IR after all others).
+    fn of(&self, side: usize, identity: NumericIdentity) -> u64 {
+        match self.per_side[side].get(&identity) {
+            Some(index) => u64::from(*index),
+            None => (1u64 << 32) | u64::from(identity.0),
         }
     }
-    parts.sort_by_key(|part| part.key);
-    let mut merged = Vec::new();
-    let mut start = 0;
-    while start < parts.len() {
-        let key = parts[start].key;
-        let end = start + parts[start..].iter().take_while(|part| part.key == key).count();
-        let group = &parts[start..end];
-        let deny = group.iter().any(|part| part.verdict == RuleVerdict::Deny);
-        let deciding: Vec<&Part<'_>> = group.iter().filter(|part| (part.verdict == RuleVerdict::Deny) == deny).collect();
-        let mut value = EntryValue { deny, proxy: false, l7: Vec::new(), auth: None };
-        if !deny {
-            let mut l7: BTreeSet<String> = BTreeSet::new();
-            let mut plain = false;
-            for part in &deciding {
-                match part.l7 {
-                    Some(rules) => {
-                        value.proxy = true;
-                        l7.extend(describe_l7(rules));
-                    }
-                    None => plain = true,
-                }
-                if let Some(mode) = part.auth {
-                    if value.auth.is_none_or(|current| mode.auth_type() > current.auth_type()) {
-                        value.auth = Some(mode);
-                    }
-                }
-            }
-            if value.proxy && plain {
-                l7.insert("every request (an allow without L7 rules shares this key)".to_owned());
-            }
-            value.l7 = l7.into_iter().collect();
-        }
-        let mut origins: Vec<RuleOrigin> = deciding.iter().map(|part| part.origin.clone()).collect();
-        origins.sort();
-        origins.dedup();
-        merged.push(Merged { key, identity: group[0].identity, value, origins });
-        start = end;
-    }
-    merged
 }
 
-fn map_entry(ir: &PolicyIr, merged: &Merged) -> MapEntry {
-    let (_, protocol, port, prefix_len) = merged.key;
-    let ports = if protocol == 0 || prefix_len == 0 {
-        None
-    } else {
-        let size = 1u32 << (16 - u32::from(prefix_len));
-        Some(PortBlock { first: port, last: (u32::from(port) + size - 1).min(u32::from(u16::MAX)) as u16, prefix_len })
-    };
+/// A map key with the identity by meaning.
+type Key = (u64, u8, u16, u8);
+
+fn describe_l7(rules: &L7Rules) -> Vec<String> {
+    match rules {
+        L7Rules::Http(http) => http.iter().map(|rule| format!("HTTP {rule}")).collect(),
+        L7Rules::Dns(dns) => dns.iter().map(|rule| format!("DNS {rule}")).collect(),
+    }
+}
+
+/// The L7 rules behind a redirect key: those of every allow of `policy` that put it there and
+/// covers the key.
+fn l7_of_key(policy: &DirectionPolicy, entry: &SourceEntry) -> Vec<String> {
+    let mut rules: BTreeSet<String> = BTreeSet::new();
+    let mut plain = false;
+    for candidate in &policy.entries {
+        if candidate.verdict != RuleVerdict::Allow || !entry.origins.contains(&EntryOrigin::Rule(candidate.origin.clone())) {
+            continue;
+        }
+        if entry.identity != NumericIdentity::ANY && !candidate.peers.contains(entry.identity) {
+            continue;
+        }
+        let covers = match candidate.l4 {
+            L4Match::Any => true,
+            L4Match::Protocol { protocol, ports } => protocol.0 == entry.protocol && ports.contains(entry.port),
+        };
+        if !covers {
+            continue;
+        }
+        match &candidate.l7 {
+            Some(l7) => rules.extend(describe_l7(l7)),
+            None => plain = true,
+        }
+    }
+    if plain && !rules.is_empty() {
+        rules.insert("every request (an allow without L7 rules shares this key)".to_owned());
+    }
+    rules.into_iter().collect()
+}
+
+/// One side's entry of a direction, keyed by meaning.
+#[derive(Clone, Debug)]
+struct Keyed {
+    key: Key,
+    entry: SourceEntry,
+}
+
+fn keyed(side: usize, meanings: &Meanings, policy: &DirectionPolicy, entries: Vec<SourceEntry>) -> Vec<Keyed> {
+    let mut keyed: Vec<Keyed> = entries
+        .into_iter()
+        .map(|mut entry| {
+            if entry.value.verdict == EntryVerdict::Redirect && entry.value.l7.is_empty() {
+                entry.value.l7 = l7_of_key(policy, &entry);
+            }
+            Keyed { key: (meanings.of(side, entry.identity), entry.protocol, entry.port, entry.prefix_len), entry }
+        })
+        .collect();
+    keyed.sort_by(|a, b| a.key.cmp(&b.key));
+    keyed
+}
+
+fn map_entry(ir: &PolicyIr, entry: &SourceEntry) -> MapEntry {
     MapEntry {
-        identity: merged.identity,
-        identity_description: describe_identity(ir, merged.identity),
-        protocol: (protocol != 0).then_some(Protocol(protocol)),
-        ports,
-        value: merged.value.clone(),
-        origins: merged.origins.clone(),
+        identity: entry.identity,
+        identity_description: describe_identity(ir, entry.identity),
+        protocol: (entry.protocol != 0).then_some(Protocol(entry.protocol)),
+        ports: (entry.protocol != 0 && !(entry.prefix_len == 0 && entry.port == 0)).then(|| PortBlock::new(entry.port, entry.prefix_len)),
+        value: entry.value.clone(),
+        origins: entry.origins.clone(),
     }
 }
 
-/// The entry changes between two merged lists (both sorted by key).
-fn compare(irs: [&PolicyIr; 2], direction: Direction, old: &[Merged], new: &[Merged]) -> EntryChange {
+/// The entry changes between two keyed lists (both sorted by key).
+fn compare(irs: [&PolicyIr; 2], direction: Direction, old: &[Keyed], new: &[Keyed]) -> EntryChange {
     let mut change = EntryChange { direction, endpoints: Vec::new(), added: Vec::new(), removed: Vec::new(), changed: Vec::new(), renumbered: Vec::new() };
     let (mut i, mut j) = (0, 0);
     while i < old.len() || j < new.len() {
@@ -356,15 +467,15 @@ fn compare(irs: [&PolicyIr; 2], direction: Direction, old: &[Merged], new: &[Mer
         };
         match order {
             std::cmp::Ordering::Less => {
-                change.removed.push(map_entry(irs[0], &old[i]));
+                change.removed.push(map_entry(irs[0], &old[i].entry));
                 i += 1;
             }
             std::cmp::Ordering::Greater => {
-                change.added.push(map_entry(irs[1], &new[j]));
+                change.added.push(map_entry(irs[1], &new[j].entry));
                 j += 1;
             }
             std::cmp::Ordering::Equal => {
-                let (a, b) = (&old[i], &new[j]);
+                let (a, b) = (&old[i].entry, &new[j].entry);
                 if a.value != b.value {
                     change.changed.push((map_entry(irs[0], a), map_entry(irs[1], b)));
                 } else if a.identity != b.identity {
@@ -383,8 +494,8 @@ fn is_empty(change: &EntryChange) -> bool {
 }
 
 /// Every entry change and enforcement change between `irs` (old, new), grouped by endpoints
-/// with the same change.
-pub(crate) fn compute(irs: [&PolicyIr; 2]) -> (Vec<EntryChange>, Vec<EnforcementChange>) {
+/// with the same change. The error is the entry source's.
+pub(crate) fn compute(irs: [&PolicyIr; 2], source: &dyn MapEntrySource) -> Result<(Vec<EntryChange>, Vec<EnforcementChange>), String> {
     let meanings = Meanings::new(irs);
     let mut by_name: BTreeMap<&EndpointKind, [Option<usize>; 2]> = BTreeMap::new();
     for (side, ir) in irs.iter().enumerate() {
@@ -392,10 +503,10 @@ pub(crate) fn compute(irs: [&PolicyIr; 2]) -> (Vec<EntryChange>, Vec<Enforcement
             by_name.entry(&endpoint.kind).or_insert([None, None])[side] = Some(index);
         }
     }
-    // Each distinct policy of a side expanded once.
-    type PolicyKey<'a> = (bool, bool, &'a [polc_ir::PolicyEntry]);
+    // Each distinct policy of a side and direction converted once.
+    type PolicyKey<'a> = (Direction, bool, bool, &'a [polc_ir::PolicyEntry]);
     let mut interned: [BTreeMap<PolicyKey<'_>, usize>; 2] = [BTreeMap::new(), BTreeMap::new()];
-    let mut expanded: [Vec<Vec<Merged>>; 2] = [Vec::new(), Vec::new()];
+    let mut converted: [Vec<Vec<Keyed>>; 2] = [Vec::new(), Vec::new()];
     let mut modes: BTreeMap<(Direction, PolicyMode, PolicyMode), Vec<String>> = BTreeMap::new();
     let mut groups: BTreeMap<(Direction, Option<usize>, Option<usize>), Vec<String>> = BTreeMap::new();
     for (kind, indices) in &by_name {
@@ -404,11 +515,12 @@ pub(crate) fn compute(irs: [&PolicyIr; 2]) -> (Vec<EntryChange>, Vec<Enforcement
             for side in 0..2 {
                 let Some(index) = indices[side] else { continue };
                 let policy = irs[side].endpoints[index].policy(direction);
-                let key: PolicyKey<'_> = (policy.enforced, policy.default_deny, &policy.entries);
-                let next = expanded[side].len();
+                let key: PolicyKey<'_> = (direction, policy.enforced, policy.default_deny, &policy.entries);
+                let next = converted[side].len();
                 let position = *interned[side].entry(key).or_insert(next);
                 if position == next {
-                    expanded[side].push(expand(policy, &meanings.per_side[side]));
+                    let entries = source.direction_entries(policy, direction).map_err(|message| format!("`{kind}` {direction}: {message}"))?;
+                    converted[side].push(keyed(side, &meanings, policy, entries));
                 }
                 policy_index[side] = Some(position);
             }
@@ -421,23 +533,15 @@ pub(crate) fn compute(irs: [&PolicyIr; 2]) -> (Vec<EntryChange>, Vec<Enforcement
             }
         }
     }
-    let mut changes: Vec<EntryChange> = Vec::new();
-    for ((direction, old, new), endpoints) in groups {
-        let empty: Vec<Merged> = Vec::new();
-        let old_entries = old.map(|index| &expanded[0][index]).unwrap_or(&empty);
-        let new_entries = new.map(|index| &expanded[1][index]).unwrap_or(&empty);
-        let mut change = compare(irs, direction, old_entries, new_entries);
-        if is_empty(&change) {
-            continue;
-        }
-        change.endpoints = endpoints;
-        changes.push(change);
-    }
     // Endpoints whose changes are the same are one group.
     let mut merged: BTreeMap<EntryChange, Vec<String>> = BTreeMap::new();
-    for mut change in changes {
-        let endpoints = std::mem::take(&mut change.endpoints);
-        merged.entry(change).or_default().extend(endpoints);
+    for ((direction, old, new), endpoints) in groups {
+        let old_entries: &[Keyed] = old.map(|index| converted[0][index].as_slice()).unwrap_or(&[]);
+        let new_entries: &[Keyed] = new.map(|index| converted[1][index].as_slice()).unwrap_or(&[]);
+        let change = compare(irs, direction, old_entries, new_entries);
+        if !is_empty(&change) {
+            merged.entry(change).or_default().extend(endpoints);
+        }
     }
     let mut changes: Vec<EntryChange> = merged
         .into_iter()
@@ -448,13 +552,15 @@ pub(crate) fn compute(irs: [&PolicyIr; 2]) -> (Vec<EntryChange>, Vec<Enforcement
         })
         .collect();
     changes.sort_by(|a, b| (&a.endpoints, a.direction).cmp(&(&b.endpoints, b.direction)));
-    let mut enforcement: Vec<EnforcementChange> =
-        modes.into_iter().map(|((direction, old, new), mut endpoints)| {
+    let mut enforcement: Vec<EnforcementChange> = modes
+        .into_iter()
+        .map(|((direction, old, new), mut endpoints)| {
             endpoints.sort();
             EnforcementChange { direction, endpoints, old, new }
-        }).collect();
+        })
+        .collect();
     enforcement.sort_by(|a, b| (&a.endpoints, a.direction).cmp(&(&b.endpoints, b.direction)));
-    (changes, enforcement)
+    Ok((changes, enforcement))
 }
 
 #[cfg(test)]
@@ -464,7 +570,7 @@ mod tests {
     #[test]
     fn ranges_split_into_aligned_blocks() {
         let blocks = port_blocks(8000, 8080);
-        assert_eq!(blocks.first().map(|block| (block.first, block.last)), Some((8000, 8031)));
+        assert_eq!(blocks.iter().map(|block| (block.first, block.last)).collect::<Vec<_>>(), [(8000, 8063), (8064, 8079), (8080, 8080)]);
         assert_eq!(blocks.iter().map(|block| u32::from(block.last) - u32::from(block.first) + 1).sum::<u32>(), 81);
         for pair in blocks.windows(2) {
             assert_eq!(u32::from(pair[0].last) + 1, u32::from(pair[1].first), "blocks are contiguous");
@@ -476,5 +582,13 @@ mod tests {
         }
         assert_eq!(port_blocks(80, 80), vec![PortBlock { first: 80, last: 80, prefix_len: 16 }]);
         assert_eq!(port_blocks(0, 65535), vec![PortBlock { first: 0, last: 65535, prefix_len: 0 }]);
+    }
+
+    #[test]
+    fn values_describe_themselves() {
+        let mut value = EntryValue { verdict: EntryVerdict::Redirect, proxy_port: 10080, precedence: 0, auth_type: 1, auth_explicit: true, l7: Vec::new() };
+        assert_eq!(value.describe(), "redirect to proxy port 10080 (authentication required)");
+        value.verdict = EntryVerdict::Deny;
+        assert_eq!(value.describe(), "deny");
     }
 }

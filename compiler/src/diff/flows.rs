@@ -11,9 +11,9 @@
 //! [`direction_outcome`] follows `evaluate_direction` rule for rule; the property tests check
 //! every reported and every unreported flow against the evaluator itself.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use polc_ir::{Direction, DirectionPolicy, EndpointKind, Flow, FlowEnd, NumericIdentity, PolicyIr, Protocol, RuleVerdict, evaluate_direction};
+use polc_ir::{Decision, Direction, DirectionPolicy, EndpointKind, Flow, FlowEnd, NumericIdentity, PolicyIr, Protocol, RuleOrigin, RuleVerdict, evaluate_direction};
 
 use super::ends::{End, EndKind, describe_identity, external_ends};
 use super::ports::PortClasses;
@@ -178,7 +178,7 @@ struct Engine<'a> {
     allow_all: u32,
     reasons: [Vec<DirectionReason>; 2],
     reason_ids: [HashMap<DirectionReason, u32>; 2],
-    reason_rows: HashMap<(usize, Direction, u32, NumericIdentity), Box<[u32]>>,
+    reason_memo: HashMap<(usize, Direction, u32, NumericIdentity, u32), u32>,
 }
 
 impl Engine<'_> {
@@ -210,35 +210,27 @@ impl Engine<'_> {
     fn reason(&mut self, side: usize, direction: Direction, policy: u32, remote: NumericIdentity, port: usize) -> u32 {
         let tables = &self.sides[side];
         let remote = if tables.named[policy as usize].binary_search(&remote).is_ok() { remote } else { UNNAMED };
-        let key = (side, direction, policy, remote);
-        if let Some(row) = self.reason_rows.get(&key) {
-            return row[port];
+        let key = (side, direction, policy, remote, port as u32);
+        if let Some(id) = self.reason_memo.get(&key) {
+            return *id;
         }
         let endpoint = &tables.ir.endpoints[tables.representative[policy as usize]];
-        let mut row = Vec::with_capacity(self.ports.len());
-        for (protocol, port) in &self.ports {
-            let flow = Flow { source: FlowEnd::Endpoint(endpoint.id), destination: FlowEnd::Endpoint(endpoint.id), protocol: *protocol, port: *port, l7: None };
-            let verdict = evaluate_direction(endpoint, direction, remote, &flow);
-            let reason = DirectionReason {
-                direction,
-                decision: verdict.decision,
-                rules: verdict.deciding,
-                enforced_by: verdict.enforced_by,
-                auth: verdict.auth,
-            };
-            let id = match self.reason_ids[side].get(&reason) {
-                Some(id) => *id,
-                None => {
-                    let id = self.reasons[side].len() as u32;
-                    self.reasons[side].push(reason.clone());
-                    self.reason_ids[side].insert(reason, id);
-                    id
-                }
-            };
-            row.push(id);
-        }
-        let id = row[port];
-        self.reason_rows.insert(key, row.into_boxed_slice());
+        let (protocol, port_number) = self.ports[port];
+        let flow = Flow { source: FlowEnd::Endpoint(endpoint.id), destination: FlowEnd::Endpoint(endpoint.id), protocol, port: port_number, l7: None };
+        let verdict = evaluate_direction(endpoint, direction, remote, &flow);
+        // The rules that enforce a direction belong to each endpoint's own policy; the group's
+        // union of them is filled in when the groups are built.
+        let reason = DirectionReason { direction, decision: verdict.decision, rules: verdict.deciding, enforced_by: Vec::new(), auth: verdict.auth };
+        let id = match self.reason_ids[side].get(&reason) {
+            Some(id) => *id,
+            None => {
+                let id = self.reasons[side].len() as u32;
+                self.reasons[side].push(reason.clone());
+                self.reason_ids[side].insert(reason, id);
+                id
+            }
+        };
+        self.reason_memo.insert(key, id);
         id
     }
 }
@@ -348,10 +340,12 @@ fn build_ends<'a>(irs: [&'a PolicyIr; 2], sides: &mut [SideTables<'a>; 2]) -> (V
 
 /// Enumerates every end pair on every port class, on both sides, and groups the changes.
 pub(crate) fn compute(irs: [&PolicyIr; 2], port_classes: &PortClasses) -> Computed {
+    let t0 = std::time::Instant::now();
     let mut sides = [SideTables::new(irs[0]), SideTables::new(irs[1])];
     let (ends, data, only_old, only_new, common_endpoints) = build_ends(irs, &mut sides);
     let ports: Vec<(Protocol, u16)> = port_classes.classes().iter().map(|class| (class.protocol, class.port)).collect();
     let port_count = ports.len();
+    eprintln!("TIMING ends {:?}", t0.elapsed());
     let mut rows = Rows { rows: Vec::new(), ids: HashMap::new() };
     let allow_all = rows.intern(vec![ALLOWED; port_count]);
     let mut engine = Engine {
@@ -361,7 +355,7 @@ pub(crate) fn compute(irs: [&PolicyIr; 2], port_classes: &PortClasses) -> Comput
         allow_all,
         reasons: [Vec::new(), Vec::new()],
         reason_ids: [HashMap::new(), HashMap::new()],
-        reason_rows: HashMap::new(),
+        reason_memo: HashMap::new(),
     };
 
     // Level 1 of the grouping, per end pair: the changed ports of each group key. Level 2,
@@ -446,13 +440,33 @@ pub(crate) fn compute(irs: [&PolicyIr; 2], port_classes: &PortClasses) -> Comput
         }
     }
 
+    eprintln!("TIMING pairs {:?} level2 {}", t0.elapsed(), by_destination.len());
     // Level 3: (key, ports, sources) → destinations, in a deterministic order.
     let mut by_sources: BTreeMap<(GroupKey, Vec<u16>, Vec<u32>), Vec<u32>> = BTreeMap::new();
     for ((key, destination, set_id), sources) in by_destination {
         by_sources.entry((key, port_sets[set_id as usize].clone(), sources)).or_default().push(destination);
     }
-    let reasons_of = |side: usize, ids: [u32; 2]| -> Vec<DirectionReason> {
-        ids.iter().filter(|id| **id != NO_REASON).map(|id| engine.reasons[side][*id as usize].clone()).collect()
+    // A group's reasons, with the rules that enforce each direction over all its endpoints.
+    let reasons_of = |side: usize, ids: [u32; 2], sources: &[u32], destinations: &[u32]| -> Vec<DirectionReason> {
+        let mut reasons = Vec::new();
+        for (slot, id) in ids.iter().enumerate() {
+            if *id == NO_REASON {
+                continue;
+            }
+            let mut reason = engine.reasons[side][*id as usize].clone();
+            if matches!(reason.decision, Decision::DefaultDenied | Decision::AllowedByDefault) {
+                let ends_of_direction = if slot == 0 { sources } else { destinations };
+                let mut enforcing: BTreeSet<&RuleOrigin> = BTreeSet::new();
+                for end in ends_of_direction {
+                    if let Some(policy) = data[*end as usize].policy {
+                        enforcing.extend(engine.sides[side].policies[policy[side][slot] as usize].selected_by.iter());
+                    }
+                }
+                reason.enforced_by = enforcing.into_iter().cloned().collect();
+            }
+            reasons.push(reason);
+        }
+        reasons
     };
     let mut changes: Vec<FlowChange> = by_sources
         .into_iter()
@@ -470,12 +484,13 @@ pub(crate) fn compute(irs: [&PolicyIr; 2], port_classes: &PortClasses) -> Comput
                 ports: ports.iter().map(|port| usize::from(*port)).collect(),
                 old: FlowVerdict::from_code(key.0),
                 new: FlowVerdict::from_code(key.1),
-                old_reasons: reasons_of(0, key.2),
-                new_reasons: reasons_of(1, key.3),
+                old_reasons: reasons_of(0, key.2, &sources, &destinations),
+                new_reasons: reasons_of(1, key.3, &sources, &destinations),
                 endpoint_pairs,
             }
         })
         .collect();
+    eprintln!("TIMING groups {:?}", t0.elapsed());
     changes.sort_by(|a, b| {
         (&a.sources, &a.destinations, &a.ports, a.old, a.new, &a.old_reasons, &a.new_reasons).cmp(&(
             &b.sources,

@@ -24,7 +24,7 @@ use std::fmt;
 use polc_ir::{AuthMode, Decision, DecidingRule, Direction, PolicyIr, RuleOrigin, Verdict};
 
 pub use ends::{End, EndKind, Region};
-pub use entries::{EnforcementChange, EntryChange, EntryValue, MapEntry, PolicyMode, PortBlock};
+pub use entries::{EnforcementChange, EntryChange, EntryOrigin, EntryValue, EntryVerdict, IrEntrySource, MapEntry, MapEntrySource, PolicyMode, PortBlock, SourceEntry};
 pub use ports::{PortClass, PortClasses};
 
 /// The outcome of a flow, as the diff compares it: allowed or not, and for an allowed flow
@@ -105,7 +105,8 @@ pub struct DirectionReason {
     pub decision: Decision,
     /// The rules that decided, sorted (see [`polc_ir::DirectionVerdict::deciding`]).
     pub rules: Vec<DecidingRule>,
-    /// For a decision no rule made: the rules that make the direction enforced.
+    /// For a decision no rule made (default-deny, default-allow): every rule that makes the
+    /// direction enforced, over all the endpoints of the group.
     pub enforced_by: Vec<RuleOrigin>,
     pub auth: Option<AuthMode>,
 }
@@ -177,12 +178,27 @@ impl PolicyDiff {
     }
 }
 
-/// Compares `old` with `new`.
+/// Compares `old` with `new`, with the policy-map entries the IR implies ([`IrEntrySource`]).
 pub fn diff(old: &PolicyIr, new: &PolicyIr) -> PolicyDiff {
     let irs = [old, new];
+    let t = std::time::Instant::now();
+    // The IR's own entry source never fails.
+    let entries = entries::compute(irs, &IrEntrySource).unwrap_or_default();
+    eprintln!("TIMING entries {:?}", t.elapsed());
+    assemble(irs, entries)
+}
+
+/// Compares `old` with `new`, with the policy-map entries `source` gives. The error is the
+/// source's, when it cannot express an entry.
+pub fn diff_with(old: &PolicyIr, new: &PolicyIr, source: &dyn MapEntrySource) -> Result<PolicyDiff, String> {
+    let irs = [old, new];
+    let entries = entries::compute(irs, source)?;
+    Ok(assemble(irs, entries))
+}
+
+fn assemble(irs: [&PolicyIr; 2], (entries, enforcement): (Vec<EntryChange>, Vec<EnforcementChange>)) -> PolicyDiff {
     let port_classes = PortClasses::build(&irs);
     let computed = flows::compute(irs, &port_classes);
-    let (entries, enforcement) = entries::compute(irs);
     PolicyDiff {
         ends: computed.ends,
         port_classes,

@@ -8,6 +8,8 @@
 //! 4. Each rule entry is resolved for every endpoint its subject selects: peers to identity sets,
 //!    named ports to numbers, `ANY` to TCP, UDP and SCTP; enforcement and default-deny are set
 //!    per direction, and the implicit rules (`allow-localhost`) are added.
+//! 5. The checks on resolved policy run on the IR: allows shadowed by denies, redundant rules,
+//!    policy maps over their size limit.
 //!
 //! The IR carries no spans: each rule's origin holds a [`LocationId`], an index into
 //! [`Lowered::locations`].
@@ -31,9 +33,18 @@ use crate::path::Path;
 use rules::{Peer, PeerSpec, RuleEntry};
 
 /// What lowering needs besides the objects.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct LowerOptions {
     pub settings: Settings,
+    /// The agent's `bpf-policy-map-max`: an endpoint whose policy map needs more entries is an
+    /// error (`PLC7015`).
+    pub policy_map_max: usize,
+}
+
+impl Default for LowerOptions {
+    fn default() -> Self {
+        LowerOptions { settings: Settings::default(), policy_map_max: analysis::policy_map_limit::DEFAULT_POLICY_MAP_MAX }
+    }
 }
 
 /// The result of lowering.
@@ -220,6 +231,9 @@ pub fn lower(objects: &[Object], options: &LowerOptions) -> Lowered {
     }
     let (ir, mut found) = resolve::build_ir(objects, &inventory, &identities, &rules, &options.settings);
     diagnostics.append(&mut found);
+    let resolved = analysis::Resolved::new(&ir, objects, &inventory, &rules, &locations);
+    diagnostics.extend(analysis::check_resolved(&resolved, options.policy_map_max));
+    drop(resolved);
     crate::diag::sort_diagnostics(&mut diagnostics);
     locations.shrink_to_fit();
     Lowered { ir, inventory, identities, locations, diagnostics }

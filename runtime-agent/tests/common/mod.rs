@@ -70,19 +70,13 @@ impl GenerationSpec {
             endpoint_address,
             allowed_udp_ports: allowed_udp_ports.to_vec(),
             filler_entries: 0,
-            config: DatapathConfig {
-                endpoint_identity: 3000,
-                ..DatapathConfig::default()
-            },
+            config: DatapathConfig { endpoint_identity: 3000, ..DatapathConfig::default() },
         }
     }
 
     pub fn policy(&self) -> PolicyMapImage {
-        let mut entries: Vec<PolicyEntry> = self
-            .allowed_udp_ports
-            .iter()
-            .map(|port| PolicyEntry::allow(self.peer_identity, Direction::Ingress, UDP, *port, 16))
-            .collect();
+        let mut entries: Vec<PolicyEntry> =
+            self.allowed_udp_ports.iter().map(|port| PolicyEntry::allow(self.peer_identity, Direction::Ingress, UDP, *port, 16)).collect();
         for index in 0..self.filler_entries {
             entries.push(PolicyEntry::allow(100_000 + index, Direction::Egress, TCP, 443, 16));
         }
@@ -92,14 +86,8 @@ impl GenerationSpec {
     pub fn ipcache(&self) -> IpcacheImage {
         IpcacheImage::build(
             &[
-                IpcacheEntry {
-                    prefix: IpPrefix::host(self.peer),
-                    identity: self.peer_identity,
-                },
-                IpcacheEntry {
-                    prefix: IpPrefix::host(self.endpoint_address),
-                    identity: 3000,
-                },
+                IpcacheEntry { prefix: IpPrefix::host(self.peer), identity: self.peer_identity },
+                IpcacheEntry { prefix: IpPrefix::host(self.endpoint_address), identity: 3000 },
             ],
             0,
         )
@@ -128,9 +116,7 @@ impl GenerationSpec {
         }
         builder.add_object(NODE, parts.object).expect("object");
         let bindings: Vec<(&str, &str)> = parts.bindings.iter().map(|(outer, map)| (outer.as_str(), map.as_str())).collect();
-        builder
-            .add_endpoint(NODE, ENDPOINT, 3000, &[self.endpoint_address], "default/web", &bindings)
-            .expect("endpoint");
+        builder.add_endpoint(NODE, ENDPOINT, 3000, &[self.endpoint_address], "default/web", &bindings).expect("endpoint");
         builder.finish().expect("bundle builds")
     }
 }
@@ -156,12 +142,7 @@ pub struct TestNode {
 impl TestNode {
     pub fn new() -> TestNode {
         let root = tempfile::Builder::new().prefix("polc-agent-test-").tempdir().expect("temporary directory");
-        TestNode {
-            bpffs: root.path().join("bpffs"),
-            state: root.path().join("state"),
-            socket: root.path().join("agent.sock"),
-            root,
-        }
+        TestNode { bpffs: root.path().join("bpffs"), state: root.path().join("state"), socket: root.path().join("agent.sock"), root }
     }
 
     pub fn config(&self) -> AgentConfig {
@@ -275,10 +256,7 @@ impl InProcessAgent {
             })
             .map_err(|error| polc_agent::describe_error(&error))
         });
-        let agent = InProcessAgent {
-            shutdown: Some(shutdown),
-            thread: Some(thread),
-        };
+        let agent = InProcessAgent { shutdown: Some(shutdown), thread: Some(thread) };
         wait_for_agent(&socket);
         agent
     }
@@ -314,16 +292,7 @@ pub struct ChildAgent {
 impl ChildAgent {
     pub fn start(node: &TestNode, namespace: Option<&str>, extra: &[&str]) -> ChildAgent {
         let mut command = Command::new(env!("CARGO_BIN_EXE_polc-agent"));
-        command
-            .arg("--bpffs")
-            .arg(&node.bpffs)
-            .arg("--state")
-            .arg(&node.state)
-            .arg("--socket")
-            .arg(&node.socket)
-            .arg("--rescan-ms")
-            .arg("200")
-            .args(extra);
+        command.arg("--bpffs").arg(&node.bpffs).arg("--state").arg(&node.state).arg("--socket").arg(&node.socket).arg("--rescan-ms").arg("200").args(extra);
         let namespace = namespace.map(str::to_owned);
         let child = std::thread::scope(|scope| {
             scope
@@ -379,12 +348,7 @@ pub fn in_namespace<T: Send>(namespace: &str, work: impl FnOnce() -> T + Send) -
 
 fn ip(arguments: &[&str]) {
     let output = Command::new("ip").args(arguments).output().expect("`ip` runs (iproute2 is installed)");
-    assert!(
-        output.status.success(),
-        "`ip {}` failed: {}",
-        arguments.join(" "),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "`ip {}` failed: {}", arguments.join(" "), String::from_utf8_lossy(&output.stderr));
 }
 
 /// Two network namespaces joined by a veth pair: `node` (the agent's; interface `lxcweb`,
@@ -401,23 +365,37 @@ pub const HOST_INTERFACE: &str = "lxcweb";
 
 impl NodeAndPod {
     pub fn create() -> NodeAndPod {
+        let pair = NodeAndPod::namespaces();
+        pair.connect();
+        pair
+    }
+
+    /// The two namespaces, not joined yet.
+    pub fn namespaces() -> NodeAndPod {
         let prefix = unique("polcag-");
-        let pair = NodeAndPod {
-            node: format!("{prefix}-node"),
-            pod: format!("{prefix}-pod"),
-        };
+        let pair = NodeAndPod { node: format!("{prefix}-node"), pod: format!("{prefix}-pod") };
         ip(&["netns", "add", &pair.node]);
         ip(&["netns", "add", &pair.pod]);
-        ip(&["link", "add", HOST_INTERFACE, "netns", &pair.node, "type", "veth", "peer", "name", "eth0", "netns", &pair.pod]);
         ip(&["-n", &pair.node, "link", "set", "lo", "up"]);
         ip(&["-n", &pair.pod, "link", "set", "lo", "up"]);
+        pair
+    }
+
+    /// Removes the veth pair (and with it the host route).
+    pub fn disconnect(&self) {
+        ip(&["-n", &self.node, "link", "del", HOST_INTERFACE]);
+    }
+
+    /// Joins the namespaces with the veth pair, addresses and the host route.
+    pub fn connect(&self) {
+        let pair = self;
+        ip(&["link", "add", HOST_INTERFACE, "netns", &pair.node, "type", "veth", "peer", "name", "eth0", "netns", &pair.pod]);
         ip(&["-n", &pair.node, "addr", "add", "10.201.0.1/24", "dev", HOST_INTERFACE]);
         ip(&["-n", &pair.pod, "addr", "add", "10.201.0.2/24", "dev", "eth0"]);
         ip(&["-n", &pair.node, "link", "set", HOST_INTERFACE, "up"]);
         ip(&["-n", &pair.pod, "link", "set", "eth0", "up"]);
         // The host route a CNI plugin installs towards the pod's host-side veth.
         ip(&["-n", &pair.node, "route", "add", "10.201.0.2/32", "dev", HOST_INTERFACE]);
-        pair
     }
 }
 

@@ -89,13 +89,16 @@ impl fmt::Display for FlowVerdict {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EngineOptions {
     /// How long to wait for a flow's packets before calling it dropped. Packets that get through
-    /// arrive within microseconds; the wait only bounds the dropped ones.
+    /// arrive within microseconds on an idle machine; the wait only bounds the dropped ones.
     pub timeout: Duration,
+    /// When set, the flows that seemed dropped are sent once more and given this long, so that
+    /// a busy machine (delayed soft interrupts) cannot pass a late packet off as a drop.
+    pub confirm_timeout: Option<Duration>,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { timeout: Duration::from_millis(500) }
+        EngineOptions { timeout: Duration::from_millis(300), confirm_timeout: Some(Duration::from_millis(1500)) }
     }
 }
 
@@ -111,15 +114,7 @@ pub fn run_flows_with(ir: &PolicyIr, flows: &[Flow], backend: Backend, options: 
     if !is_root() {
         return Err(EngineError::new("the iptables engine needs root (it creates network namespaces and loads firewall rules)"));
     }
-    let external: Vec<IpAddr> = flows
-        .iter()
-        .flat_map(|flow| [flow.source, flow.destination])
-        .filter_map(|end| match end {
-            FlowEnd::Address(address) => Some(address),
-            FlowEnd::Endpoint(_) => None,
-        })
-        .collect();
-    let layout = Layout::new(ir, external);
+    let layout = Layout::for_flows(ir, flows);
     let cluster = Cluster::new(&layout, backend)?;
     cluster.apply(ir)?;
     cluster.run(ir, flows, options)
@@ -169,12 +164,11 @@ fn place(ir: &PolicyIr, cluster: &Cluster, flow: &Flow) -> Result<Probe, String>
             });
         }
     }
-    let wanted = match flow.protocol {
-        Protocol::ICMP => "IPv4",
-        Protocol::ICMPV6 => "IPv6",
-        _ => "one address family",
-    };
-    Err(format!("the two ends of the flow have no {wanted} address in common"))
+    Err(match flow.protocol {
+        Protocol::ICMP => "the two ends of the flow do not both have an IPv4 address (ICMP runs over IPv4)".to_owned(),
+        Protocol::ICMPV6 => "the two ends of the flow do not both have an IPv6 address (ICMPv6 runs over IPv6)".to_owned(),
+        _ => "the two ends of the flow have no addresses of the same family (an IPv4-only end cannot reach an IPv6 one)".to_owned(),
+    })
 }
 
 impl Cluster {
@@ -183,7 +177,17 @@ impl Cluster {
     pub fn run(&self, ir: &PolicyIr, flows: &[Flow], options: &EngineOptions) -> Result<Vec<FlowVerdict>, EngineError> {
         let placed: Vec<Result<Probe, String>> = flows.iter().map(|flow| place(ir, self, flow)).collect();
         let probes: Vec<Probe> = placed.iter().filter_map(|probe| probe.as_ref().ok().cloned()).collect();
-        let mut arrivals = run_probes(self.namespaces(), &probes, options.timeout)?.into_iter();
+        let mut arrivals = run_probes(self.namespaces(), &probes, options.timeout)?;
+        if let Some(confirm_timeout) = options.confirm_timeout {
+            let dropped: Vec<usize> = arrivals.iter().enumerate().filter(|(_, arrival)| **arrival == Arrival::Dropped).map(|(index, _)| index).collect();
+            if !dropped.is_empty() {
+                let again: Vec<Probe> = dropped.iter().map(|index| probes[*index].clone()).collect();
+                for (index, arrival) in dropped.iter().zip(run_probes(self.namespaces(), &again, confirm_timeout)?) {
+                    arrivals[*index] = arrival;
+                }
+            }
+        }
+        let mut arrivals = arrivals.into_iter();
         Ok(placed
             .into_iter()
             .map(|probe| match probe {

@@ -105,7 +105,8 @@ impl NamespaceGroup {
         let batch: String = names.iter().map(|name| format!("netns add {name}\n")).collect();
         run_tool("ip", &["-batch", "-"], &batch)?;
         for name in names {
-            let handle = File::open(Path::new(NETNS_DIR).join(&name)).map_err(|error| EngineError::new(format!("cannot open network namespace `{name}`: {error}")))?;
+            let handle =
+                File::open(Path::new(NETNS_DIR).join(&name)).map_err(|error| EngineError::new(format!("cannot open network namespace `{name}`: {error}")))?;
             group.namespaces.push(Namespace { name, handle });
         }
         Ok(group)

@@ -122,7 +122,8 @@ fn listener(address: IpAddr, port: u16, socket_type: SocketType) -> Result<Owned
     if socket_type == SocketType::STREAM {
         rustix::net::sockopt::set_socket_reuseaddr(&socket, true).map_err(|error| EngineError::new(format!("cannot set SO_REUSEADDR: {error}")))?;
     }
-    rustix::net::bind(&socket, &SocketAddr::new(address, port)).map_err(|error| EngineError::new(format!("cannot listen on `{address}` port {port}: {error}")))?;
+    rustix::net::bind(&socket, &SocketAddr::new(address, port))
+        .map_err(|error| EngineError::new(format!("cannot listen on `{address}` port {port}: {error}")))?;
     if socket_type == SocketType::STREAM {
         rustix::net::listen(&socket, 1024).map_err(|error| EngineError::new(format!("cannot listen on `{address}` port {port}: {error}")))?;
     }
@@ -310,11 +311,8 @@ pub(crate) fn run_probes(namespaces: &NamespaceGroup, probes: &[Probe], timeout:
                 }
                 Slot::Receiver(namespace, key) => {
                     let socket = &receivers[&(*namespace, *key)];
-                    loop {
-                        let (length, from) = match rustix::net::recvfrom(socket, &mut buffer[..], RecvFlags::empty()) {
-                            Ok((length, _, from)) => (length, from),
-                            Err(_) => break,
-                        };
+                    // Drain the socket: echo UDP datagrams back, note the tokens raw sockets see.
+                    while let Ok((length, _, from)) = rustix::net::recvfrom(socket, &mut buffer[..], RecvFlags::empty()) {
                         match key {
                             ReceiverKey::Udp(..) => {
                                 if let Some(from) = from {
@@ -322,10 +320,11 @@ pub(crate) fn run_probes(namespaces: &NamespaceGroup, probes: &[Probe], timeout:
                                 }
                             }
                             ReceiverKey::Raw(family, protocol) => {
-                                if let Some(index) = packet::received_token(*family, *protocol, &buffer[..length]).and_then(|token| by_token.get(&token)) {
-                                    if probes[*index].destination_namespace == *namespace && outcome[*index].is_none() {
-                                        outcome[*index] = Some(Arrival::Arrived);
-                                    }
+                                if let Some(index) = packet::received_token(*family, *protocol, &buffer[..length]).and_then(|token| by_token.get(&token))
+                                    && probes[*index].destination_namespace == *namespace
+                                    && outcome[*index].is_none()
+                                {
+                                    outcome[*index] = Some(Arrival::Arrived);
                                 }
                             }
                             ReceiverKey::Tcp(..) => break,

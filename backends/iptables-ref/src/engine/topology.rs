@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use polc_ir::{EndpointId, PolicyIr};
+use polc_ir::{Endpoint, EndpointId, Flow, FlowEnd, PolicyIr};
 
 use super::EngineError;
 use super::netns::{NamespaceGroup, run_tool};
@@ -62,26 +62,33 @@ impl Backend {
     }
 }
 
+/// The IPv4 link addresses of the simulated links (see [`Link`]).
+const LINK_ADDRESSES: [[u8; 4]; 4] = [[169, 254, 0, 1], [169, 254, 0, 2], [169, 254, 1, 1], [169, 254, 1, 2]];
+
 /// Why an address cannot be placed in the simulated network, if it cannot.
 pub fn unusable_reason(address: IpAddr) -> Option<&'static str> {
     match address {
         IpAddr::V4(v4) if v4.is_unspecified() || v4.is_broadcast() => Some("an unspecified or broadcast address"),
         IpAddr::V4(v4) if v4.is_loopback() => Some("a loopback address"),
         IpAddr::V4(v4) if v4.is_multicast() => Some("a multicast address"),
-        IpAddr::V4(v4) if v4.is_link_local() => Some("a link-local address (the simulated links use 169.254.0.0/16)"),
+        IpAddr::V4(v4) if LINK_ADDRESSES.contains(&v4.octets()) => {
+            Some("one of the link addresses of the test network (169.254.0.1, 169.254.0.2, 169.254.1.1, 169.254.1.2)")
+        }
         IpAddr::V6(v6) if v6.is_unspecified() || v6.is_loopback() => Some("an unspecified or loopback address"),
         IpAddr::V6(v6) if v6.is_multicast() => Some("a multicast address"),
-        IpAddr::V6(v6) if v6.segments()[0] & 0xFFC0 == 0xFE80 => Some("a link-local address (the simulated links use fe80::/64)"),
+        IpAddr::V6(v6) if v6.segments()[0] & 0xFFC0 == 0xFE80 => Some("an IPv6 link-local address, which needs an interface to mean anything"),
         IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => Some("an IPv4-mapped IPv6 address"),
         _ => None,
     }
 }
 
 /// Where every address lives: the nodes with their own addresses and pods, and the addresses
-/// outside the cluster. Built from an IR (every endpoint) plus extra outside addresses.
+/// outside the cluster. Built from an IR (every endpoint, or those some flows touch) plus
+/// outside addresses.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Layout {
     nodes: BTreeMap<Option<String>, NodeLayout>,
+    endpoints: BTreeSet<EndpointId>,
     external: BTreeSet<IpAddr>,
     /// Addresses that cannot be simulated, and why.
     unusable: BTreeMap<IpAddr, &'static str>,
@@ -97,9 +104,36 @@ impl Layout {
     /// Every endpoint of `ir` on its node, and `external` (minus endpoint addresses) outside.
     /// An address shared by several endpoints goes to the one that owns it in the IR.
     pub fn new(ir: &PolicyIr, external: impl IntoIterator<Item = IpAddr>) -> Layout {
-        let mut layout = Layout { nodes: BTreeMap::new(), external: BTreeSet::new(), unusable: BTreeMap::new() };
+        Layout::build(ir, |_| true, external)
+    }
+
+    /// Only what `flows` touch: the endpoints they start or end at (by ID or by address), the
+    /// nodes those run on, and their outside addresses. Much smaller than [`Layout::new`] for a
+    /// large inventory.
+    pub fn for_flows(ir: &PolicyIr, flows: &[Flow]) -> Layout {
+        let mut touched: BTreeSet<EndpointId> = BTreeSet::new();
+        let mut external: Vec<IpAddr> = Vec::new();
+        for end in flows.iter().flat_map(|flow| [flow.source, flow.destination]) {
+            match end {
+                FlowEnd::Endpoint(id) => {
+                    touched.insert(id);
+                }
+                FlowEnd::Address(address) => match ir.endpoint_by_address(address) {
+                    Some(owner) => {
+                        touched.insert(owner.id);
+                    }
+                    None => external.push(address),
+                },
+            }
+        }
+        Layout::build(ir, |endpoint| touched.contains(&endpoint.id), external)
+    }
+
+    fn build(ir: &PolicyIr, include: impl Fn(&Endpoint) -> bool, external: impl IntoIterator<Item = IpAddr>) -> Layout {
+        let mut layout = Layout { nodes: BTreeMap::new(), endpoints: BTreeSet::new(), external: BTreeSet::new(), unusable: BTreeMap::new() };
         let mut placed: BTreeSet<IpAddr> = BTreeSet::new();
-        for endpoint in &ir.endpoints {
+        for endpoint in ir.endpoints.iter().filter(|endpoint| include(endpoint)) {
+            layout.endpoints.insert(endpoint.id);
             let node = layout.nodes.entry(endpoint.node.clone()).or_default();
             let mut owned = BTreeSet::new();
             for address in &endpoint.addresses {
@@ -118,7 +152,7 @@ impl Layout {
             }
         }
         for address in external {
-            if placed.contains(&address) {
+            if ir.endpoint_by_address(address).is_some() {
                 continue;
             }
             match unusable_reason(address) {
@@ -136,6 +170,13 @@ impl Layout {
     /// Why `address` cannot be used, if the layout refused it.
     pub fn unusable(&self, address: IpAddr) -> Option<&'static str> {
         self.unusable.get(&address).copied()
+    }
+
+    /// Whether `ir` places the endpoints of this layout exactly as it does, and owns none of
+    /// its outside addresses.
+    fn fits(&self, ir: &PolicyIr) -> bool {
+        let again = Layout::build(ir, |endpoint| self.endpoints.contains(&endpoint.id), std::iter::empty());
+        again.nodes == self.nodes && again.endpoints == self.endpoints && self.external.iter().all(|address| ir.endpoint_by_address(*address).is_none())
     }
 }
 
@@ -340,8 +381,7 @@ impl Cluster {
     /// restore`, then the IPv4 and IPv6 tables (which replace the previous ones). `ir` must have
     /// the layout this cluster was built with.
     pub fn apply(&self, ir: &PolicyIr) -> Result<ApplyStats, EngineError> {
-        let layout = Layout::new(ir, std::iter::empty());
-        if layout.nodes != self.layout.nodes {
+        if !self.layout.fits(ir) {
             return Err(EngineError::new("the IR's endpoints, nodes or addresses differ from the ones this test network was built for"));
         }
         let mut stats = ApplyStats::default();
@@ -404,7 +444,7 @@ mod tests {
         for text in ["0.0.0.0", "127.0.0.1", "224.0.0.1", "169.254.0.1", "255.255.255.255", "::", "::1", "fe80::1", "ff02::1", "::ffff:10.0.0.1"] {
             assert!(unusable_reason(text.parse().unwrap()).is_some(), "{text}");
         }
-        for text in ["10.0.0.1", "192.0.2.7", "2001:db8::1", "fd00::1"] {
+        for text in ["10.0.0.1", "192.0.2.7", "169.254.169.254", "2001:db8::1", "fd00::1"] {
             assert!(unusable_reason(text.parse().unwrap()).is_none(), "{text}");
         }
     }

@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use polc_ir::{
-    AuthMode, DirectionPolicy, Endpoint, EndpointId, EndpointKind, IdentityInfo, IdentityKind, IpPrefix, L4Match, L7Rules, Label, NodeInfo, NumericIdentity, Peers,
-    PolicyEntry, PolicyIr, PortRange, Protocol, ReservedAddress, RuleOrigin, RuleVerdict, Settings,
+    AuthMode, DirectionPolicy, Endpoint, EndpointId, EndpointKind, IdentityInfo, IdentityKind, IpPrefix, L4Match, L7Rules, Label, NodeInfo, NumericIdentity,
+    Peers, PolicyEntry, PolicyIr, PortRange, Protocol, ReservedAddress, RuleOrigin, RuleVerdict, Settings,
 };
 
 pub fn address(text: &str) -> IpAddr {
@@ -25,7 +25,13 @@ pub fn id(number: u32) -> NumericIdentity {
 }
 
 pub fn origin(rule_path: &str) -> RuleOrigin {
-    RuleOrigin::Policy { kind: "CiliumNetworkPolicy".to_owned(), namespace: Some("default".to_owned()), name: "test".to_owned(), rule_path: rule_path.to_owned(), location: None }
+    RuleOrigin::Policy {
+        kind: "CiliumNetworkPolicy".to_owned(),
+        namespace: Some("default".to_owned()),
+        name: "test".to_owned(),
+        rule_path: rule_path.to_owned(),
+        location: None,
+    }
 }
 
 pub fn peers(identities: &[u32]) -> Peers {
@@ -107,7 +113,11 @@ pub fn cidr_identity(number: u32, text: &str) -> IdentityInfo {
 pub fn reserved_identities() -> Vec<IdentityInfo> {
     NumericIdentity::RESERVED
         .iter()
-        .map(|id| IdentityInfo { id: *id, kind: IdentityKind::Reserved, labels: [Label::reserved(id.reserved_name().unwrap_or("reserved"))].into_iter().collect() })
+        .map(|id| IdentityInfo {
+            id: *id,
+            kind: IdentityKind::Reserved,
+            labels: [Label::reserved(id.reserved_name().unwrap_or("reserved"))].into_iter().collect(),
+        })
         .collect()
 }
 

@@ -4,8 +4,8 @@
 use std::net::IpAddr;
 
 use polc_ir::{
-    AuthMode, DirectionPolicy, Endpoint, Flow, FlowEnd, HttpRule, IdentityInfo, ImplicitRule, L4Match, L7Rules, Peers, PolicyEntry, PolicyIr, PortRange, Protocol,
-    ReservedAddress, RuleOrigin, RuleVerdict,
+    AuthMode, DirectionPolicy, Endpoint, Flow, FlowEnd, HttpRule, IdentityInfo, ImplicitRule, L4Match, L7Rules, Peers, PolicyEntry, PolicyIr, PortRange,
+    Protocol, ReservedAddress, RuleOrigin, RuleVerdict,
 };
 
 use super::*;
@@ -160,7 +160,7 @@ pub fn scenario(seed: u64, index: usize, n_flows: usize) -> Scenario {
             cidr_ids.push(number);
         }
     }
-    let mut peer_pool: Vec<u32> = vec![1, 2, 6, 7, 256, 257, 258];
+    let mut peer_pool: Vec<u32> = vec![1, 2, 6, 7, 9, 10, 256, 257, 258];
     peer_pool.extend(&cidr_ids);
     let mut endpoints: Vec<Endpoint> = Vec::new();
     for (endpoint, node_name, addresses) in PODS {
@@ -175,7 +175,8 @@ pub fn scenario(seed: u64, index: usize, n_flows: usize) -> Scenario {
         endpoints.push(host(endpoint, node_name, addresses, ingress, egress));
     }
     let nodes = HOSTS.iter().map(|(_, name, addresses)| node(name, addresses)).collect();
-    let ir = ir(identities, nodes, endpoints, vec![ReservedAddress { prefix: prefix("192.168.10.5/32"), identity: id(7) }]);
+    let mut ir = ir(identities, nodes, endpoints, vec![ReservedAddress { prefix: prefix("192.168.10.5/32"), identity: id(7) }]);
+    ir.settings.dual_stack = rng.chance(30);
 
     let mut flows = Vec::new();
     while flows.len() < n_flows {
@@ -188,7 +189,7 @@ pub fn scenario(seed: u64, index: usize, n_flows: usize) -> Scenario {
         let source = random_end(&mut rng, v6);
         let destination = random_end(&mut rng, v6);
         // Outside-to-outside flows meet no policy; keep the flows that test something.
-        if !ir.endpoint_by_address(source).is_some() && !ir.endpoint_by_address(destination).is_some() {
+        if ir.endpoint_by_address(source).is_none() && ir.endpoint_by_address(destination).is_none() {
             continue;
         }
         let port = match protocol {
