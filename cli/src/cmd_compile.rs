@@ -13,7 +13,6 @@ use polc_compiler::SourceMap;
 use polc_compiler::lower::{Lowered, lower};
 use polc_ebpf::bundle::{Digest, write_bundle};
 use polc_ebpf::compile::{CompileError, CompileOptions, Compiled, SourcePlace, compile, to_bundle};
-use polc_ebpf::image::DEFAULT_POLICY_MAP_MAX_ENTRIES;
 use polc_ir::RuleOrigin;
 
 use crate::cmd_trace::{SemanticsArgs, report_errors, report_warnings};
@@ -34,10 +33,7 @@ pub struct Args {
     /// Compile only this node's section
     #[arg(long, value_name = "NAME")]
     pub node: Option<String>,
-    /// The largest number of entries of one endpoint's policy map (Cilium's
-    /// `bpf-policy-map-max`, 256 to 65536)
-    #[arg(long, value_name = "ENTRIES", default_value_t = DEFAULT_POLICY_MAP_MAX_ENTRIES)]
-    pub policy_map_max: u32,
+    // `--policy-map-max` (among these) is also the size of every endpoint's policy map.
     #[command(flatten)]
     pub semantics: SemanticsArgs,
 }
@@ -60,7 +56,7 @@ fn inputs_digest(sources: &SourceMap, args: &Args) -> Digest {
     let options = format!(
         "node={:?} policy-map-max={} policy-enforcement={:?} host-firewall={} allow-localhost={} cluster-name={:?} dual-stack={}",
         args.node,
-        args.policy_map_max,
+        args.semantics.policy_map_max,
         args.semantics.policy_enforcement,
         args.semantics.host_firewall,
         args.semantics.allow_localhost,
@@ -105,7 +101,7 @@ pub fn run(args: &Args) -> Result<Exit, Failure> {
         return Ok(Exit::Findings);
     }
     report_warnings(&loaded.sources, &lowered.diagnostics);
-    let options = CompileOptions { node: args.node.clone(), policy_map_max_entries: args.policy_map_max };
+    let options = CompileOptions { node: args.node.clone(), policy_map_max_entries: args.semantics.policy_map_max };
     let compiled = match compile(&lowered.ir, &options, &locate(&loaded.sources, &lowered)) {
         Ok(compiled) => compiled,
         Err(error @ (CompileError::UnknownNode { .. } | CompileError::InvalidPolicyMapLimit { .. })) => return Err(Failure::new(error.to_string())),
@@ -215,7 +211,11 @@ mod tests {
         assert_eq!(nodes, vec!["node-b"]);
         let failure = run(&args(&[&inventory, "-o", &output, "--node", "node-z"])).expect_err("no such node");
         assert!(failure.lines[0].contains("`node-z`") && failure.lines[0].contains("`node-a`"), "{:?}", failure.lines);
-        let failure = run(&args(&[&inventory, "-o", &output, "--policy-map-max", "100"])).expect_err("limit out of range");
-        assert!(failure.lines[0].contains("256"), "{:?}", failure.lines);
+        // The limit is the map's size.
+        assert_eq!(run(&args(&[&inventory, "-o", &output, "--policy-map-max", "4096"])).expect("compiles"), Exit::Clean);
+        let bundle = polc_ebpf::bundle::read_bundle(Path::new(&output)).expect("a valid bundle");
+        let sizes: Vec<u32> =
+            bundle.manifest().nodes.iter().flat_map(|node| node.maps.iter()).filter(|map| map.name.starts_with("policy/")).map(|map| map.max_entries).collect();
+        assert!(!sizes.is_empty() && sizes.iter().all(|size| *size == 4096), "{sizes:?}");
     }
 }

@@ -13,11 +13,14 @@ use std::path::PathBuf;
 
 use polc_compiler::diag::{Diagnostic, Location, sort_diagnostics};
 use polc_compiler::diff::inventory::{InventoryChoice, InventorySource, choose_inventory};
-use polc_compiler::diff::{DirectionReason, End, EndKind, EntryChange, FlowChange, MapEntry, PolicyDiff, diff};
+use polc_compiler::diff::{
+    DirectionReason, End, EndKind, EntryChange, EntryOrigin, EntryValue, EntryVerdict, FlowChange, MapEntry, MapEntrySource, PolicyDiff, SourceEntry, diff_with,
+};
 use polc_compiler::lower::{Lowered, lower};
 use polc_compiler::yaml::Limits;
 use polc_compiler::{Options, Parsed, SourceMap, parse};
-use polc_ir::{Decision, DecidingRule, RuleOrigin, RuleVerdict};
+use polc_ebpf::from_ir::{self, EntrySource};
+use polc_ir::{Decision, DecidingRule, Direction, DirectionPolicy, NumericIdentity, RuleOrigin, RuleVerdict};
 use serde_json::{Value as Json, json};
 
 use crate::cmd_trace::{SemanticsArgs, describe_origin, origin_json, report_errors, report_warnings};
@@ -133,6 +136,50 @@ fn load_both(args: &Args) -> Result<BothSides, Failure> {
 
 const SIDE_NAMES: [&str; 2] = ["old", "new"];
 
+/// The eBPF backend's policy-map entries (`polc_ebpf::from_ir`): the entries a compiled bundle
+/// holds, with their proxy ports, precedence and authentication.
+struct EbpfEntries;
+
+impl MapEntrySource for EbpfEntries {
+    fn direction_entries(&self, policy: &DirectionPolicy, direction: Direction) -> Result<Vec<SourceEntry>, String> {
+        let entries = from_ir::direction_entries(policy, direction).map_err(|error| error.message().to_owned())?;
+        Ok(entries
+            .into_iter()
+            .map(|sourced| {
+                let entry = sourced.entry;
+                let verdict = match (entry.deny, entry.proxy_port) {
+                    (true, _) => EntryVerdict::Deny,
+                    (false, 0) => EntryVerdict::Allow,
+                    (false, _) => EntryVerdict::Redirect,
+                };
+                SourceEntry {
+                    identity: NumericIdentity(entry.identity),
+                    protocol: entry.protocol,
+                    port: entry.port,
+                    prefix_len: entry.port_prefix_len,
+                    value: EntryValue {
+                        verdict,
+                        proxy_port: entry.proxy_port,
+                        precedence: entry.precedence,
+                        auth_type: entry.auth_type,
+                        auth_explicit: entry.auth_explicit,
+                        l7: Vec::new(),
+                    },
+                    origins: sourced
+                        .sources
+                        .into_iter()
+                        .map(|source| match source {
+                            EntrySource::Rule(origin) => EntryOrigin::Rule(origin),
+                            EntrySource::NotEnforced => EntryOrigin::NotEnforced,
+                            EntrySource::DefaultAllow => EntryOrigin::DefaultAllow,
+                        })
+                        .collect(),
+                }
+            })
+            .collect())
+    }
+}
+
 pub fn run(args: &Args) -> Result<Exit, Failure> {
     if let Some(bpffs) = &args.live {
         return Err(Failure::new(format!(
@@ -185,7 +232,7 @@ pub fn run(args: &Args) -> Result<Exit, Failure> {
             InventorySource::Other => notes.push(format!("the {this} inputs are evaluated against the {other} inputs' inventory (`--inventory {other}`)")),
         }
     }
-    let result = diff(&lowered[0].ir, &lowered[1].ir);
+    let result = diff_with(&lowered[0].ir, &lowered[1].ir, &EbpfEntries).map_err(|message| Failure::new(format!("cannot build the policy-map entries: {message}")))?;
     let view = View { sources: &both.sources, lowered: [&lowered[0], &lowered[1]], diff: &result, notes: &notes };
     let text = match args.format {
         DiffFormat::Human => render_human(&view),
@@ -296,13 +343,51 @@ fn reasons_text(view: &View<'_>, side: usize, reasons: &[DirectionReason]) -> Ve
     reasons.iter().map(|reason| reason_text(view, side, reason)).collect()
 }
 
+/// Why an entry is there, in words.
+fn entry_origin_text(view: &View<'_>, side: usize, origin: &EntryOrigin) -> String {
+    match origin {
+        EntryOrigin::Rule(rule) => origin_text(view, side, rule),
+        EntryOrigin::NotEnforced => "no policy selects the endpoint in this direction (allow all)".to_owned(),
+        EntryOrigin::DefaultAllow => "the policies set `enableDefaultDeny: false` (lowest-tier allow all)".to_owned(),
+    }
+}
+
+fn entry_origin_json(view: &View<'_>, side: usize, origin: &EntryOrigin) -> Json {
+    match origin {
+        EntryOrigin::Rule(rule) => origin_json(view.sources, view.lowered[side], rule),
+        EntryOrigin::NotEnforced => json!({"kind": "not-enforced"}),
+        EntryOrigin::DefaultAllow => json!({"kind": "default-allow"}),
+    }
+}
+
+fn entry_origin_markdown(view: &View<'_>, side: usize, origin: &EntryOrigin) -> String {
+    match origin {
+        EntryOrigin::Rule(rule) => origin_markdown(view, side, rule),
+        EntryOrigin::NotEnforced => "not enforced (allow all)".to_owned(),
+        EntryOrigin::DefaultAllow => "`enableDefaultDeny: false` (allow all)".to_owned(),
+    }
+}
+
+/// The values of a changed entry, with the precedence when nothing else tells them apart.
+fn value_texts(old: &MapEntry, new: &MapEntry) -> (String, String) {
+    let (old_text, new_text) = (old.value.describe(), new.value.describe());
+    if old_text == new_text && old.value.l7 == new.value.l7 {
+        return (old.value.describe_with_precedence(), new.value.describe_with_precedence());
+    }
+    (old_text, new_text)
+}
+
 fn entry_text(view: &View<'_>, side: usize, entry: &MapEntry) -> String {
-    let mut text = format!("{} {}: {}", entry.describe_identity(), entry.describe_l4(), entry.value.describe());
+    entry_text_with(view, side, entry, entry.value.describe())
+}
+
+fn entry_text_with(view: &View<'_>, side: usize, entry: &MapEntry, value: String) -> String {
+    let mut text = format!("{} {}: {value}", entry.describe_identity(), entry.describe_l4());
     if !entry.value.l7.is_empty() {
         let _ = write!(text, " [{}]", entry.value.l7.join("; "));
     }
     if let Some(origin) = entry.origins.first() {
-        let _ = write!(text, " — {}", origin_text(view, side, origin));
+        let _ = write!(text, " — {}", entry_origin_text(view, side, origin));
         if entry.origins.len() > 1 {
             let _ = write!(text, " and {}", plural(entry.origins.len() - 1, "more rule", "more rules"));
         }
@@ -319,14 +404,22 @@ fn summary_line(diff: &PolicyDiff) -> String {
             plural(diff.stats.port_classes, "port class", "port classes")
         );
     }
-    let endpoints: usize = diff.entries.iter().map(|change| change.endpoints.len()).sum();
-    format!(
-        "{} of flows change verdict ({}); policy-map entries change in {} of endpoints; {}",
-        plural(diff.flows.len(), "group", "groups"),
-        plural(diff.changed_endpoint_pairs() as usize, "endpoint pair", "endpoint pairs"),
-        plural(endpoints, "direction", "directions"),
-        plural(diff.enforcement.len(), "enforcement change", "enforcement changes"),
-    )
+    let directions: usize = diff.entries.iter().map(|change| change.endpoints.len()).sum();
+    let enforcement: usize = diff.enforcement.iter().map(|change| change.endpoints.len()).sum();
+    let mut parts = vec![
+        format!(
+            "{} of flows change verdict ({})",
+            plural(diff.flows.len(), "group", "groups"),
+            plural(diff.changed_endpoint_pairs() as usize, "endpoint pair", "endpoint pairs")
+        ),
+        format!("policy-map entries change in {}", plural(directions, "endpoint direction", "endpoint directions")),
+        format!("enforcement changes in {}", plural(enforcement, "endpoint direction", "endpoint directions")),
+    ];
+    let only = diff.endpoints_only_old.len() + diff.endpoints_only_new.len();
+    if only > 0 {
+        parts.push(format!("{} on one side only", plural(only, "endpoint", "endpoints")));
+    }
+    parts.join("; ")
 }
 
 fn render_human(view: &View<'_>) -> String {
@@ -392,8 +485,9 @@ fn render_human_entries(view: &View<'_>, change: &EntryChange, out: &mut String)
         let _ = writeln!(out, "    - {}", entry_text(view, 0, entry));
     }
     for (old, new) in &change.changed {
-        let _ = writeln!(out, "    ~ {}", entry_text(view, 0, old));
-        let _ = writeln!(out, "      -> {}", entry_text(view, 1, new));
+        let (old_value, new_value) = value_texts(old, new);
+        let _ = writeln!(out, "    ~ {}", entry_text_with(view, 0, old, old_value));
+        let _ = writeln!(out, "      -> {}", entry_text_with(view, 1, new, new_value));
     }
     if !change.renumbered.is_empty() {
         let _ = writeln!(
@@ -465,11 +559,17 @@ fn entry_json(view: &View<'_>, side: usize, entry: &MapEntry) -> Json {
         "identityLabels": entry.identity_description,
         "protocol": entry.protocol.map(|protocol| protocol.name()),
         "ports": entry.ports.map(|block| json!({"first": block.first, "last": block.last, "prefixLength": block.prefix_len})),
-        "verdict": if entry.value.deny { "deny" } else { "allow" },
-        "proxy": entry.value.proxy,
+        "verdict": match entry.value.verdict {
+            EntryVerdict::Allow => "allow",
+            EntryVerdict::Redirect => "redirect",
+            EntryVerdict::Deny => "deny",
+        },
         "l7": entry.value.l7,
-        "auth": entry.value.auth.map(|mode| mode.as_str()),
-        "rules": entry.origins.iter().map(|origin| origin_json(view.sources, view.lowered[side], origin)).collect::<Vec<_>>(),
+        "proxyPort": entry.value.proxy_port,
+        "precedence": entry.value.precedence,
+        "authType": entry.value.auth_type,
+        "authExplicit": entry.value.auth_explicit,
+        "rules": entry.origins.iter().map(|origin| entry_origin_json(view, side, origin)).collect::<Vec<_>>(),
     })
 }
 
@@ -579,10 +679,16 @@ fn verdict_markdown(verdict: polc_compiler::diff::FlowVerdict) -> String {
 
 fn entry_markdown_row(view: &View<'_>, side: usize, mark: &str, old: Option<&MapEntry>, new: Option<&MapEntry>) -> String {
     let Some(entry) = new.or(old) else { return String::new() };
-    let value = |entry: Option<&MapEntry>| {
-        entry
-            .map(|entry| {
-                let mut text = entry.value.describe();
+    let (old_value, new_value) = match (old, new) {
+        (Some(old), Some(new)) => {
+            let (old_value, new_value) = value_texts(old, new);
+            (Some((old, old_value)), Some((new, new_value)))
+        }
+        _ => (old.map(|entry| (entry, entry.value.describe())), new.map(|entry| (entry, entry.value.describe()))),
+    };
+    let value = |shown: Option<(&MapEntry, String)>| {
+        shown
+            .map(|(entry, mut text)| {
                 if !entry.value.l7.is_empty() {
                     let _ = write!(text, " [{}]", entry.value.l7.join("; "));
                 }
@@ -590,13 +696,13 @@ fn entry_markdown_row(view: &View<'_>, side: usize, mark: &str, old: Option<&Map
             })
             .unwrap_or_default()
     };
-    let rules: Vec<String> = entry.origins.iter().take(SHOWN_RULES).map(|origin| origin_markdown(view, side, origin)).collect();
+    let rules: Vec<String> = entry.origins.iter().take(SHOWN_RULES).map(|origin| entry_origin_markdown(view, side, origin)).collect();
     format!(
         "| {mark} | {} | {} | {} | {} | {} |\n",
         cell(&entry.describe_identity()),
         cell(&entry.describe_l4()),
-        value(old),
-        value(new),
+        value(old_value),
+        value(new_value),
         cell(&rules.join(", "))
     )
 }

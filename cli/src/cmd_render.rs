@@ -290,7 +290,8 @@ mod tests {
         files.sort();
         assert!(files.len() >= 15, "expected the example FlowTests, found {}", files.len());
         // One file: (flows sent, flows allowed, flows between families, disagreements).
-        let check_file = |file: &PathBuf| -> (usize, usize, usize, Vec<String>) {
+        type FileResult = (usize, usize, usize, Vec<String>);
+        let check_file = |file: &PathBuf| -> FileResult {
             let text = std::fs::read_to_string(file).expect("readable FlowTest");
             let (policies, options) = header(&text);
             let mut sources = polc_compiler::SourceMap::new();
@@ -328,7 +329,7 @@ mod tests {
         };
         // Four files at a time: most of the time goes to waiting for dropped packets.
         let next = std::sync::atomic::AtomicUsize::new(0);
-        let results: std::sync::Mutex<Vec<(usize, usize, usize, Vec<String>)>> = std::sync::Mutex::new(Vec::new());
+        let results: std::sync::Mutex<Vec<FileResult>> = std::sync::Mutex::new(Vec::new());
         std::thread::scope(|scope| {
             for _ in 0..4 {
                 scope.spawn(|| {

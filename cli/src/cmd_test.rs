@@ -130,7 +130,7 @@ pub fn run(args: &Args) -> Result<Exit, Failure> {
         crate::cmd_render::run_flow_tests_in_iptables(&loaded.parsed.objects, &lowered, &mut outcomes)?;
     }
     if args.engine == Engine::Kernel {
-        run_flow_tests_in_kernel(&loaded.sources, &loaded.parsed.objects, &lowered, &mut outcomes)?;
+        run_flow_tests_in_kernel(&loaded.sources, &loaded.parsed.objects, &lowered, args.semantics.policy_map_max, &mut outcomes)?;
     }
     if outcomes.is_empty() {
         return Err(Failure::new("no FlowTest among the inputs: nothing to test"));
@@ -200,10 +200,17 @@ fn kernel_flows(objects: &[polc_compiler::Object], lowered: &Lowered) -> Vec<Opt
 /// ingress program), replacing the reference verdict of each flow with the kernel's. L7 requests
 /// are judged at L4, where a redirect to the proxy is an allow; the request itself is then the
 /// proxy's to decide, which is the reference evaluator's L7 matching (the reason says so).
-fn run_flow_tests_in_kernel(sources: &SourceMap, objects: &[polc_compiler::Object], lowered: &Lowered, outcomes: &mut [FlowOutcome]) -> Result<(), Failure> {
+fn run_flow_tests_in_kernel(
+    sources: &SourceMap,
+    objects: &[polc_compiler::Object],
+    lowered: &Lowered,
+    policy_map_max: u32,
+    outcomes: &mut [FlowOutcome],
+) -> Result<(), Failure> {
     use polc_ebpf::compile::{CompileOptions, compile};
     use polc_ebpf::engine::{EngineOptions, KernelJudge, run_flows};
-    let compiled = compile(&lowered.ir, &CompileOptions::default(), &crate::cmd_compile::locate(sources, lowered))
+    let options = CompileOptions { node: None, policy_map_max_entries: policy_map_max };
+    let compiled = compile(&lowered.ir, &options, &crate::cmd_compile::locate(sources, lowered))
         .map_err(|error| Failure::new(format!("cannot compile the datapath: {error}")))?;
     let flows = kernel_flows(objects, lowered);
     if flows.len() != outcomes.len() {

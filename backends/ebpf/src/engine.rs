@@ -7,7 +7,9 @@
 //! - The packet's addresses are the endpoints' own (an address the ipcache gives to that
 //!   endpoint), of the family the protocol needs (ICMP: IPv4, ICMPv6: IPv6; otherwise IPv4 when
 //!   both ends have one); the source port is fixed, the destination port (or ICMP type, code 0)
-//!   is the flow's.
+//!   is the flow's. An endpoint without an address of the family talking to an outside address
+//!   sends from (or receives at) the unspecified address: its own program looks up only the
+//!   other end, and the outside end runs no program.
 //! - Each endpoint runs its compiled constants, with verdict recording on and connection
 //!   tracking off (every flow is a new connection), over its own policy map and its node's
 //!   ipcache.
@@ -303,7 +305,7 @@ fn plan<'a>(ir: &PolicyIr, index: &BTreeMap<EndpointId, (&'a CompiledEndpoint, &
     let destination = resolve(ir, index, flow.destination)?;
     let no_program = match (&source, &destination) {
         (End::External(_), End::External(_)) => true,
-        (End::Endpoint { compiled: from, .. }, End::Endpoint { compiled: to, .. }) => from.id == to.id && !from.name.eq(crate::compile::HOST_ENDPOINT_NAME),
+        (End::Endpoint { compiled: from, .. }, End::Endpoint { compiled: to, .. }) => from.id == to.id && from.name != crate::compile::HOST_ENDPOINT_NAME,
         _ => false,
     };
     if no_program {
@@ -317,10 +319,21 @@ fn plan<'a>(ir: &PolicyIr, index: &BTreeMap<EndpointId, (&'a CompiledEndpoint, &
     };
     let sources: Vec<IpAddr> = candidates(ir, &source).into_iter().filter(family_allowed).collect();
     let destinations: Vec<IpAddr> = candidates(ir, &destination).into_iter().filter(family_allowed).collect();
+    // An endpoint's own program never looks up the endpoint's own address, so when the other end
+    // runs no program, an endpoint without an address of the family may use the unspecified one.
+    let placeholder = |end: &End<'_>, other: &End<'_>, want_v4: bool| match (end, other) {
+        (End::Endpoint { address: None, .. }, End::External(_)) => {
+            Some(if want_v4 { IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED) } else { IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED) })
+        }
+        _ => None,
+    };
     let pick = |want_v4: bool| {
-        let from = sources.iter().find(|address| address.is_ipv4() == want_v4)?;
-        let to = destinations.iter().find(|address| address.is_ipv4() == want_v4)?;
-        Some((*from, *to))
+        if !family_allowed(&if want_v4 { IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED) } else { IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED) }) {
+            return None;
+        }
+        let from = sources.iter().copied().find(|address| address.is_ipv4() == want_v4).or_else(|| placeholder(&source, &destination, want_v4))?;
+        let to = destinations.iter().copied().find(|address| address.is_ipv4() == want_v4).or_else(|| placeholder(&destination, &source, want_v4))?;
+        Some((from, to))
     };
     let Some((from, to)) = pick(true).or_else(|| pick(false)) else {
         let family = match flow.protocol {
@@ -555,5 +568,16 @@ mod tests {
         assert!(runs[1].as_ref().unwrap().allowed && runs[1].as_ref().unwrap().ingress.is_none());
         assert_eq!(runs[2].as_ref().unwrap_err(), "no packet can be crafted: `192.0.2.1` has no IPv6 address");
         assert!(runs[3].as_ref().unwrap_err().contains("was not compiled"), "{:?}", runs[3]);
+        let v6_outside = FlowEnd::Address("2001:db8::7".parse().unwrap());
+        let flows = vec![
+            Flow { source: v6_outside, destination: FlowEnd::Endpoint(EndpointId(2)), protocol: Protocol::TCP, port: 80, l7: None },
+            Flow { source: FlowEnd::Endpoint(EndpointId(1)), destination: v6_outside, protocol: Protocol::ICMPV6, port: 128, l7: None },
+            Flow { source: FlowEnd::Endpoint(EndpointId(1)), destination: FlowEnd::Endpoint(EndpointId(2)), protocol: Protocol::ICMPV6, port: 128, l7: None },
+        ];
+        let runs = run_flows(&ir, &compiled, &flows, &mut ModelJudge, &EngineOptions::default()).unwrap();
+        assert_eq!(runs[0].as_ref().unwrap().addresses, Some(("2001:db8::7".parse().unwrap(), "::".parse().unwrap())));
+        assert!(!runs[0].as_ref().unwrap().allowed, "pod 2's ingress admits only identity 300");
+        assert_eq!(runs[1].as_ref().unwrap().addresses, Some(("::".parse().unwrap(), "2001:db8::7".parse().unwrap())));
+        assert_eq!(runs[2].as_ref().unwrap_err(), "no packet can be crafted: `default/pod-1` has no IPv6 address", "both ends run programs");
     }
 }

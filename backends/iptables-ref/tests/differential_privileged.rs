@@ -12,6 +12,8 @@
 //!
 //! `POLC_DIFF_SCENARIOS` (default 300) and `POLC_DIFF_SEED` (default fixed) change the run.
 
+#![cfg(feature = "netns")]
+
 mod common;
 
 use std::sync::Mutex;

@@ -2,6 +2,8 @@
 //! both backends, real packets) must agree with the reference evaluator on every flow. Skipped,
 //! with a message, when not root.
 
+#![cfg(feature = "netns")]
+
 mod common;
 
 use common::*;

@@ -15,9 +15,9 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use common::scenario::scenario;
-use polc_ir::{Flow, FlowEnd, IpPrefix, PolicyIr, evaluate};
 use polc_iptables::sets::{SetEntry, set_contains};
 use polc_iptables::{Family, render_node};
+use polc_ir::{Flow, FlowEnd, IpPrefix, PolicyIr, evaluate};
 
 #[derive(Clone, Debug)]
 enum Match {
@@ -128,10 +128,10 @@ fn parse_sets(text: &str) -> BTreeMap<String, Vec<SetEntry>> {
             ["create", name, ..] => {
                 sets.entry((*name).to_owned()).or_default();
             }
-            ["add", name, prefix, rest @ ..] => sets.entry((*name).to_owned()).or_default().push(SetEntry {
-                prefix: IpPrefix::parse(prefix).expect("a set entry"),
-                nomatch: rest == ["nomatch"],
-            }),
+            ["add", name, prefix, rest @ ..] => sets
+                .entry((*name).to_owned())
+                .or_default()
+                .push(SetEntry { prefix: IpPrefix::parse(prefix).expect("a set entry"), nomatch: rest == ["nomatch"] }),
             _ => {}
         }
     }

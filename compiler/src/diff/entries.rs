@@ -83,7 +83,8 @@ pub struct EntryValue {
 }
 
 impl EntryValue {
-    /// `deny`, `allow`, `redirect to proxy port 10080`, `allow (auth required)`.
+    /// `deny`, `allow`, `redirect to proxy port 10080`, `allow (authentication required)`; the
+    /// precedence and the L7 rules are left out.
     pub fn describe(&self) -> String {
         let mut text = match (self.verdict, self.proxy_port) {
             (EntryVerdict::Deny, _) => return "deny".to_owned(),
@@ -101,10 +102,12 @@ impl EntryValue {
         if let Some(mode) = mode {
             text.push_str(&format!(" (authentication {mode})"));
         }
-        if self.precedence != 0 {
-            text.push_str(&format!(" (precedence {:#010x})", self.precedence));
-        }
         text
+    }
+
+    /// [`EntryValue::describe`] with the precedence, for when it is what differs.
+    pub fn describe_with_precedence(&self) -> String {
+        format!("{} (precedence {:#010x})", self.describe(), self.precedence)
     }
 }
 

@@ -340,12 +340,10 @@ fn build_ends<'a>(irs: [&'a PolicyIr; 2], sides: &mut [SideTables<'a>; 2]) -> (V
 
 /// Enumerates every end pair on every port class, on both sides, and groups the changes.
 pub(crate) fn compute(irs: [&PolicyIr; 2], port_classes: &PortClasses) -> Computed {
-    let t0 = std::time::Instant::now();
     let mut sides = [SideTables::new(irs[0]), SideTables::new(irs[1])];
     let (ends, data, only_old, only_new, common_endpoints) = build_ends(irs, &mut sides);
     let ports: Vec<(Protocol, u16)> = port_classes.classes().iter().map(|class| (class.protocol, class.port)).collect();
     let port_count = ports.len();
-    eprintln!("TIMING ends {:?}", t0.elapsed());
     let mut rows = Rows { rows: Vec::new(), ids: HashMap::new() };
     let allow_all = rows.intern(vec![ALLOWED; port_count]);
     let mut engine = Engine {
@@ -440,7 +438,6 @@ pub(crate) fn compute(irs: [&PolicyIr; 2], port_classes: &PortClasses) -> Comput
         }
     }
 
-    eprintln!("TIMING pairs {:?} level2 {}", t0.elapsed(), by_destination.len());
     // Level 3: (key, ports, sources) → destinations, in a deterministic order.
     let mut by_sources: BTreeMap<(GroupKey, Vec<u16>, Vec<u32>), Vec<u32>> = BTreeMap::new();
     for ((key, destination, set_id), sources) in by_destination {
@@ -490,7 +487,6 @@ pub(crate) fn compute(irs: [&PolicyIr; 2], port_classes: &PortClasses) -> Comput
             }
         })
         .collect();
-    eprintln!("TIMING groups {:?}", t0.elapsed());
     changes.sort_by(|a, b| {
         (&a.sources, &a.destinations, &a.ports, a.old, a.new, &a.old_reasons, &a.new_reasons).cmp(&(
             &b.sources,

@@ -181,10 +181,8 @@ impl PolicyDiff {
 /// Compares `old` with `new`, with the policy-map entries the IR implies ([`IrEntrySource`]).
 pub fn diff(old: &PolicyIr, new: &PolicyIr) -> PolicyDiff {
     let irs = [old, new];
-    let t = std::time::Instant::now();
     // The IR's own entry source never fails.
     let entries = entries::compute(irs, &IrEntrySource).unwrap_or_default();
-    eprintln!("TIMING entries {:?}", t.elapsed());
     assemble(irs, entries)
 }
 

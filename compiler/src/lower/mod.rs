@@ -18,6 +18,7 @@ pub mod cilium;
 pub mod k8s;
 mod resolve;
 pub mod rules;
+mod select;
 
 use std::collections::BTreeSet;
 

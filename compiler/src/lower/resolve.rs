@@ -8,16 +8,18 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use polc_ir::{
-    Direction, DirectionPolicy, Endpoint, EndpointId, EndpointKind, EnforcementMode, IdentityKind, ImplicitRule, L4Match, Label, NodeInfo, NumericIdentity,
+    Direction, DirectionPolicy, Endpoint, EndpointId, EndpointKind, EnforcementMode, IdentityKind, ImplicitRule, IpPrefix, L4Match, Label, NodeInfo,
+    NumericIdentity,
     Peers, PolicyEntry, PolicyIr, PortRange, ReservedAddress, RuleOrigin, RuleVerdict, Settings,
 };
 
 use super::rules::{Peer, PeerSpec, PortSpec, PortValue, RuleEntry, Subject};
+use super::select::LabelIndex;
 use super::subject_path;
 use crate::checks::analysis;
 use crate::diag::Diagnostic;
 use crate::frontend::Object;
-use crate::identity::{CLUSTER, IdentityTable, has_world_label};
+use crate::identity::{CLUSTER, IdentityTable, Selector, has_world_label};
 use crate::inventory::{Inventory, PodEntry};
 use crate::model::cilium_policy::Entity;
 
@@ -63,34 +65,76 @@ fn entity_identities(entity: Entity, identities: &IdentityTable, settings: &Sett
     Peers::Identities(set)
 }
 
-fn resolve_peers(spec: &PeerSpec, identities: &IdentityTable, settings: &Settings) -> ResolvedPeers {
-    let peers = match spec {
-        PeerSpec::Wildcard => return ResolvedPeers { peers: Peers::Any, fqdns: Vec::new() },
-        PeerSpec::Nothing => return ResolvedPeers { peers: Peers::Identities(BTreeSet::new()), fqdns: Vec::new() },
-        PeerSpec::Peers(peers) => peers,
-    };
-    let mut set = BTreeSet::new();
-    let mut fqdns = Vec::new();
-    for peer in peers {
-        match peer {
-            Peer::Any => return ResolvedPeers { peers: Peers::Any, fqdns: Vec::new() },
-            Peer::Selector(selector) => set.extend(identities.select(selector)),
-            Peer::Identities(fixed) => set.extend(fixed.iter().copied()),
-            Peer::Entity(entity) => match entity_identities(*entity, identities, settings) {
-                Peers::Any => return ResolvedPeers { peers: Peers::Any, fqdns: Vec::new() },
-                Peers::Identities(fixed) => set.extend(fixed),
-            },
-            Peer::Cidr { prefix, except } => set.extend(identities.select_cidr(prefix, except)),
-            Peer::Fqdn(name) => fqdns.push(name.clone()),
-            Peer::Nodes(selector) if selector.requirements.is_empty() => {
-                set.insert(NumericIdentity::REMOTE_NODE);
-            }
-            Peer::Nodes(_) | Peer::Unresolvable => {}
+/// Resolves rule peers to identities, evaluating each distinct selector, entity and CIDR once,
+/// and each selector only against the identities that can match it ([`LabelIndex`]).
+struct PeerResolver<'a> {
+    identities: &'a IdentityTable,
+    settings: &'a Settings,
+    index: LabelIndex<'a>,
+    selectors: BTreeMap<&'a Selector, BTreeSet<NumericIdentity>>,
+    entities: BTreeMap<Entity, Peers>,
+    cidrs: BTreeMap<(IpPrefix, &'a [IpPrefix]), BTreeSet<NumericIdentity>>,
+}
+
+impl<'a> PeerResolver<'a> {
+    fn new(identities: &'a IdentityTable, settings: &'a Settings) -> Self {
+        PeerResolver {
+            identities,
+            settings,
+            index: LabelIndex::new(identities.identities.iter().map(|identity| &identity.labels)),
+            selectors: BTreeMap::new(),
+            entities: BTreeMap::new(),
+            cidrs: BTreeMap::new(),
         }
     }
-    fqdns.sort();
-    fqdns.dedup();
-    ResolvedPeers { peers: Peers::Identities(set), fqdns }
+
+    /// Every identity whose labels `selector` selects (what [`IdentityTable::select`] gives).
+    fn select(&mut self, selector: &'a Selector) -> &BTreeSet<NumericIdentity> {
+        let (index, identities) = (&self.index, self.identities);
+        self.selectors
+            .entry(selector)
+            .or_insert_with(|| index.select(selector).into_iter().map(|position| identities.identities[position as usize].id).collect())
+    }
+
+    fn entity(&mut self, entity: Entity) -> &Peers {
+        let (identities, settings) = (self.identities, self.settings);
+        self.entities.entry(entity).or_insert_with(|| entity_identities(entity, identities, settings))
+    }
+
+    fn cidr(&mut self, prefix: IpPrefix, except: &'a [IpPrefix]) -> &BTreeSet<NumericIdentity> {
+        let identities = self.identities;
+        self.cidrs.entry((prefix, except)).or_insert_with(|| identities.select_cidr(&prefix, except))
+    }
+
+    fn resolve(&mut self, spec: &'a PeerSpec) -> ResolvedPeers {
+        let peers = match spec {
+            PeerSpec::Wildcard => return ResolvedPeers { peers: Peers::Any, fqdns: Vec::new() },
+            PeerSpec::Nothing => return ResolvedPeers { peers: Peers::Identities(BTreeSet::new()), fqdns: Vec::new() },
+            PeerSpec::Peers(peers) => peers,
+        };
+        let mut set = BTreeSet::new();
+        let mut fqdns = Vec::new();
+        for peer in peers {
+            match peer {
+                Peer::Any => return ResolvedPeers { peers: Peers::Any, fqdns: Vec::new() },
+                Peer::Selector(selector) => set.extend(self.select(selector).iter().copied()),
+                Peer::Identities(fixed) => set.extend(fixed.iter().copied()),
+                Peer::Entity(entity) => match self.entity(*entity) {
+                    Peers::Any => return ResolvedPeers { peers: Peers::Any, fqdns: Vec::new() },
+                    Peers::Identities(fixed) => set.extend(fixed.iter().copied()),
+                },
+                Peer::Cidr { prefix, except } => set.extend(self.cidr(*prefix, except).iter().copied()),
+                Peer::Fqdn(name) => fqdns.push(name.clone()),
+                Peer::Nodes(selector) if selector.requirements.is_empty() => {
+                    set.insert(NumericIdentity::REMOTE_NODE);
+                }
+                Peer::Nodes(_) | Peer::Unresolvable => {}
+            }
+        }
+        fqdns.sort();
+        fqdns.dedup();
+        ResolvedPeers { peers: Peers::Identities(set), fqdns }
+    }
 }
 
 /// One endpoint being built, with what subject matching needs.
@@ -109,6 +153,49 @@ fn node_labels(labels: &BTreeMap<String, String>) -> BTreeSet<Label> {
 
 fn empty_endpoint(id: EndpointId, kind: EndpointKind, identity: NumericIdentity, node: Option<String>, addresses: Vec<std::net::IpAddr>) -> Endpoint {
     Endpoint { id, kind, identity, node, addresses, ingress: DirectionPolicy::default(), egress: DirectionPolicy::default() }
+}
+
+/// For every endpoint being built, the rules whose subject selects it, ascending. Pods with one
+/// identity share their labels, so each selector is evaluated once per identity (and per node),
+/// and only against the label sets that can match it.
+fn subject_rules(building: &[Building<'_>], rules: &[RuleEntry]) -> Vec<Vec<usize>> {
+    // Distinct label sets of pods (by identity) and of nodes, and the endpoints of each.
+    let mut pod_sets: Vec<&BTreeSet<Label>> = Vec::new();
+    let mut pod_members: Vec<Vec<usize>> = Vec::new();
+    let mut pod_set_of: BTreeMap<NumericIdentity, usize> = BTreeMap::new();
+    let mut host_sets: Vec<&BTreeSet<Label>> = Vec::new();
+    let mut host_members: Vec<Vec<usize>> = Vec::new();
+    for (position, item) in building.iter().enumerate() {
+        if item.endpoint.is_host() {
+            host_sets.push(&item.labels);
+            host_members.push(vec![position]);
+        } else {
+            let set = *pod_set_of.entry(item.endpoint.identity).or_insert_with(|| {
+                pod_sets.push(&item.labels);
+                pod_members.push(Vec::new());
+                pod_sets.len() - 1
+            });
+            pod_members[set].push(position);
+        }
+    }
+    let pods = LabelIndex::new(pod_sets);
+    let hosts = LabelIndex::new(host_sets);
+    let mut selected: BTreeMap<(bool, &Selector), Vec<u32>> = BTreeMap::new();
+    let mut rules_of_item: Vec<Vec<usize>> = vec![Vec::new(); building.len()];
+    for (rule_index, rule) in rules.iter().enumerate() {
+        let (is_host, selector) = match &rule.subject {
+            Subject::Endpoints(selector) => (false, selector),
+            Subject::Nodes(selector) => (true, selector),
+        };
+        let (index, members) = if is_host { (&hosts, &host_members) } else { (&pods, &pod_members) };
+        let sets = selected.entry((is_host, selector)).or_insert_with(|| index.select(selector));
+        for set in sets.iter() {
+            for &item in &members[*set as usize] {
+                rules_of_item[item].push(rule_index);
+            }
+        }
+    }
+    rules_of_item
 }
 
 /// Builds the IR from resolved identities and the rule entries.
@@ -155,21 +242,17 @@ pub(super) fn build_ir(
         );
     }
 
-    let resolved: Vec<ResolvedPeers> = rules.iter().map(|rule| resolve_peers(&rule.peers, identities, settings)).collect();
+    let mut resolver = PeerResolver::new(identities, settings);
+    let resolved: Vec<ResolvedPeers> = rules.iter().map(|rule| resolver.resolve(&rule.peers)).collect();
+    drop(resolver);
+    let rules_of_item = subject_rules(&building, rules);
     // Per rule: whether it selected an endpoint; per (rule, port item): whether a name resolved.
     let mut selected_any = vec![false; rules.len()];
     let mut named_resolved: BTreeMap<(usize, usize), bool> = BTreeMap::new();
 
-    for item in &mut building {
-        for (rule_index, rule) in rules.iter().enumerate() {
-            let selects = match (&rule.subject, &item.endpoint.kind) {
-                (Subject::Endpoints(selector), EndpointKind::Pod { .. }) => selector.matches(&item.labels),
-                (Subject::Nodes(selector), EndpointKind::Host { .. }) => selector.matches(&item.labels),
-                _ => false,
-            };
-            if !selects {
-                continue;
-            }
+    for (item, selecting) in building.iter_mut().zip(&rules_of_item) {
+        for &rule_index in selecting {
+            let rule = &rules[rule_index];
             selected_any[rule_index] = true;
             let pod = item.pod;
             let policy = item.endpoint.policy_mut(rule.direction);

@@ -12,7 +12,7 @@
 //! removed; a direction that is not enforced, or enforced without default-deny, has the agent's
 //! allow-all key (identity 0, protocol 0, port 0); `allow-localhost` is an entry of the IR already.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use polc_ir::{DirectionPolicy, Endpoint, EndpointKind, L4Match, Peers, PolicyEntry, RuleVerdict};
 
@@ -56,24 +56,38 @@ struct Key {
 }
 
 impl Key {
-    /// The keys that would cover this one (same identity or identity 0; an equal or broader
-    /// protocol and port block), itself excluded.
-    fn covering(&self) -> Vec<Key> {
-        let mut keys = Vec::new();
+    /// Whether a key of `keys` (sorted) other than this one covers it: the same identity or
+    /// identity 0, and an equal or broader protocol and port block.
+    fn covered_by(&self, keys: &[Key]) -> bool {
+        let present = |candidate: Key| candidate != *self && keys.binary_search(&candidate).is_ok();
+        // Keys sort by identity first: skip an identity no key has.
+        let has_identity = |identity: u32| {
+            let first = keys.partition_point(|key| key.identity < identity);
+            keys.get(first).is_some_and(|key| key.identity == identity)
+        };
         for identity in [self.identity, 0] {
-            keys.push(Key { identity, protocol: 0, port: 0, port_bits: 0 });
+            if !has_identity(identity) {
+                if identity == 0 {
+                    break;
+                }
+                continue;
+            }
+            if present(Key { identity, protocol: 0, port: 0, port_bits: 0 }) {
+                return true;
+            }
             if self.protocol != 0 {
                 for bits in 0..=self.port_bits {
                     let mask = if bits == 0 { 0 } else { u16::MAX << (16 - u32::from(bits)) };
-                    keys.push(Key { identity, protocol: self.protocol, port: self.port & mask, port_bits: bits });
+                    if present(Key { identity, protocol: self.protocol, port: self.port & mask, port_bits: bits }) {
+                        return true;
+                    }
                 }
             }
             if self.identity == 0 {
                 break;
             }
         }
-        keys.retain(|key| key != self);
-        keys
+        false
     }
 }
 
@@ -124,31 +138,36 @@ pub fn direction_key_count(policy: &DirectionPolicy) -> usize {
     if !policy.enforced {
         return 1;
     }
-    // Key → whether it is a deny (a deny wins the merge of equal keys).
-    let mut keys: BTreeMap<Key, bool> = BTreeMap::new();
+    let mut allows: Vec<Key> = Vec::new();
+    let mut denies: Vec<Key> = Vec::new();
     for entry in &policy.entries {
-        let deny = entry.verdict == RuleVerdict::Deny;
-        let identities: Vec<u32> = match &entry.peers {
-            Peers::Any => vec![0],
-            Peers::Identities(identities) => identities.iter().map(|identity| identity.0).collect(),
-        };
+        let keys = if entry.verdict == RuleVerdict::Deny { &mut denies } else { &mut allows };
         let blocks = l4_blocks(&entry.l4);
-        for identity in identities {
+        let mut add = |identity: u32| {
             for (protocol, port, port_bits) in &blocks {
-                let slot = keys.entry(Key { identity, protocol: *protocol, port: *port, port_bits: *port_bits }).or_insert(false);
-                *slot |= deny;
+                keys.push(Key { identity, protocol: *protocol, port: *port, port_bits: *port_bits });
             }
+        };
+        match &entry.peers {
+            Peers::Any => add(0),
+            Peers::Identities(identities) => identities.iter().for_each(|identity| add(identity.0)),
         }
     }
     if !policy.default_deny {
-        keys.entry(Key { identity: 0, protocol: 0, port: 0, port_bits: 0 }).or_insert(false);
+        allows.push(Key { identity: 0, protocol: 0, port: 0, port_bits: 0 });
     }
-    let denies: BTreeSet<Key> = keys.iter().filter(|(_, deny)| **deny).map(|(key, _)| *key).collect();
+    allows.sort_unstable();
+    allows.dedup();
+    denies.sort_unstable();
+    denies.dedup();
     if denies.is_empty() {
-        return keys.len();
+        return allows.len();
     }
-    // A deny covered by another deny is not inserted; an allow covered by a deny is removed.
-    keys.keys().filter(|key| !key.covering().iter().any(|cover| denies.contains(cover))).count()
+    // Equal keys merge (the deny wins); a deny covered by another deny is not inserted; an allow
+    // covered by a deny is removed.
+    let kept_denies = denies.iter().filter(|key| !key.covered_by(&denies)).count();
+    let kept_allows = allows.iter().filter(|key| denies.binary_search(key).is_err() && !key.covered_by(&denies)).count();
+    kept_denies + kept_allows
 }
 
 /// The number of policy map keys of an endpoint (both directions share one map).

@@ -161,18 +161,20 @@ fn ports_cover(wide: &PortSpec, atom: &PortAtom<'_>) -> bool {
     }
 }
 
-fn peers_of(rule: &RuleEntry) -> Vec<Peer> {
+/// The peers of a rule as written; no peer field (with ports) is any peer.
+fn peers_of(rule: &RuleEntry) -> &[Peer] {
+    const ANY: &[Peer] = &[Peer::Any];
     match &rule.peers {
-        PeerSpec::Wildcard => vec![Peer::Any],
-        PeerSpec::Nothing => Vec::new(),
-        PeerSpec::Peers(peers) => peers.clone(),
+        PeerSpec::Wildcard => ANY,
+        PeerSpec::Nothing => &[],
+        PeerSpec::Peers(peers) => peers,
     }
 }
 
 /// Whether `rule`, as written, is covered by the rules `others` (each of which must select at
 /// least its subjects): the rules that cover it, or `None`.
 fn covered_as_written(rule: &RuleEntry, others: &[(usize, &RuleEntry)], cluster: &str) -> Option<BTreeSet<usize>> {
-    let candidates: Vec<(usize, &RuleEntry, Vec<Peer>)> = others
+    let candidates: Vec<(usize, &RuleEntry, &[Peer])> = others
         .iter()
         .filter(|(_, other)| {
             other.verdict == RuleVerdict::Allow && other.direction == rule.direction && other.auth == rule.auth && subject_covers(&other.subject, &rule.subject)
@@ -184,7 +186,7 @@ fn covered_as_written(rule: &RuleEntry, others: &[(usize, &RuleEntry)], cluster:
         for atom in port_atoms(&rule.ports) {
             let found = candidates
                 .iter()
-                .find(|(_, other, other_peers)| ports_cover(&other.ports, &atom) && other_peers.iter().any(|wide| peer_covers(wide, &peer, cluster)))?;
+                .find(|(_, other, other_peers)| ports_cover(&other.ports, &atom) && other_peers.iter().any(|wide| peer_covers(wide, peer, cluster)))?;
             covering.insert(found.0);
         }
     }
