@@ -20,7 +20,7 @@ use polc_compiler::lower::{Lowered, lower};
 use polc_compiler::yaml::Limits;
 use polc_compiler::{Options, Parsed, SourceMap, parse};
 use polc_ebpf::from_ir::{self, EntrySource};
-use polc_ir::{Decision, DecidingRule, Direction, DirectionPolicy, NumericIdentity, RuleOrigin, RuleVerdict};
+use polc_ir::{DecidingRule, Decision, Direction, DirectionPolicy, NumericIdentity, RuleOrigin, RuleVerdict};
 use serde_json::{Value as Json, json};
 
 use crate::cmd_trace::{SemanticsArgs, describe_origin, origin_json, report_errors, report_warnings};
@@ -232,7 +232,8 @@ pub fn run(args: &Args) -> Result<Exit, Failure> {
             InventorySource::Other => notes.push(format!("the {this} inputs are evaluated against the {other} inputs' inventory (`--inventory {other}`)")),
         }
     }
-    let result = diff_with(&lowered[0].ir, &lowered[1].ir, &EbpfEntries).map_err(|message| Failure::new(format!("cannot build the policy-map entries: {message}")))?;
+    let result =
+        diff_with(&lowered[0].ir, &lowered[1].ir, &EbpfEntries).map_err(|message| Failure::new(format!("cannot build the policy-map entries: {message}")))?;
     let view = View { sources: &both.sources, lowered: [&lowered[0], &lowered[1]], diff: &result, notes: &notes };
     let text = match args.format {
         DiffFormat::Human => render_human(&view),
@@ -467,7 +468,14 @@ fn render_human_flow(view: &View<'_>, change: &FlowChange, out: &mut String) {
     let sources = end_names(diff, &change.sources);
     let destinations = end_names(diff, &change.destinations);
     let _ = writeln!(out, "\n  {} -> {}", shorten(&sources, SHOWN_NAMES, false), shorten(&destinations, SHOWN_NAMES, false));
-    let _ = writeln!(out, "    {}: {} -> {} ({})", ports_text(diff, &change.ports), change.old, change.new, plural(change.endpoint_pairs as usize, "pair", "pairs"));
+    let _ = writeln!(
+        out,
+        "    {}: {} -> {} ({})",
+        ports_text(diff, &change.ports),
+        change.old,
+        change.new,
+        plural(change.endpoint_pairs as usize, "pair", "pairs")
+    );
     for (side, reasons) in [(0, &change.old_reasons), (1, &change.new_reasons)] {
         for (index, line) in reasons_text(view, side, reasons).iter().enumerate() {
             let label = if index == 0 { format!("{}:", SIDE_NAMES[side]) } else { String::new() };
@@ -741,7 +749,11 @@ fn render_markdown(view: &View<'_>) -> String {
     }
     if !diff.entries.is_empty() {
         let directions: usize = diff.entries.iter().map(|change| change.endpoints.len()).sum();
-        let _ = writeln!(out, "\n<details><summary>Policy-map entries that change ({})</summary>\n", plural(directions, "endpoint direction", "endpoint directions"));
+        let _ = writeln!(
+            out,
+            "\n<details><summary>Policy-map entries that change ({})</summary>\n",
+            plural(directions, "endpoint direction", "endpoint directions")
+        );
         for change in &diff.entries {
             let _ = writeln!(out, "**{} of {}**\n", change.direction, shorten(&change.endpoints, SHOWN_NAMES, true));
             let _ = writeln!(out, "| | Identity | L4 | Old | New | Rules |");

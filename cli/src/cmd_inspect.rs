@@ -240,7 +240,7 @@ fn dump_ipcache(out: &mut String, bundle: &Bundle, map: &MapSection, identities:
         let identity = u32::from_le_bytes([value[0], value[1], value[2], value[3]]);
         rows.push((address, prefix_len, vec![format!("{address}/{prefix_len}"), identity_cell(identity, identities), cluster.to_string()]));
     }
-    rows.sort_by(|left, right| (left.0, left.1).cmp(&(right.0, right.1)));
+    rows.sort_by_key(|(address, prefix_len, _)| (*address, *prefix_len));
     let rows: Vec<Vec<String>> = rows.into_iter().map(|(_, _, row)| row).collect();
     table(out, "    ", &["PREFIX", "IDENTITY", "CLUSTER"], &rows);
 }

@@ -56,7 +56,7 @@ fn selector(pod: usize) -> String {
 /// traffic from pods `i-1` and `i-7` on port 8080 and sends to `i+1` and `i+7` on that port.
 fn policy(pod: usize, changed: bool) -> String {
     let namespace = pod % NAMESPACES;
-    let moved = changed && pod % 20 == 0;
+    let moved = changed && pod.is_multiple_of(20);
     let dropped = changed && pod % 50 == 1;
     let ingress_port = if moved { 9090 } else { 8080 };
     let mut out = format!(

@@ -12,11 +12,12 @@
 //! times (default 3) and reports each time; the peak of lowering is taken on the first run.
 
 #[path = "support/cluster.rs"]
+#[allow(dead_code)]
 mod cluster;
 
 use std::time::Instant;
 
-use polc_compiler::checks::analysis::policy_map_limit::endpoint_key_count;
+use polc_compiler::checks::analysis::policy_map_limit::endpoint_key_counts;
 use polc_compiler::lower::{LowerOptions, lower};
 use polc_compiler::{Options, SourceMap, parse};
 
@@ -95,7 +96,7 @@ fn main() {
             let pods = lowered.ir.endpoints.iter().filter(|endpoint| !endpoint.is_host()).count();
             let identities = lowered.ir.identities.iter().filter(|identity| identity.kind == polc_ir::IdentityKind::Endpoint).count();
             let entries: usize = lowered.ir.endpoints.iter().map(|endpoint| endpoint.ingress.entries.len() + endpoint.egress.entries.len()).sum();
-            let keys: Vec<usize> = lowered.ir.endpoints.iter().map(endpoint_key_count).collect();
+            let keys = endpoint_key_counts(&lowered.ir);
             let policies = parsed
                 .objects
                 .iter()

@@ -19,7 +19,7 @@ mod cluster;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use polc_compiler::checks::analysis::policy_map_limit::endpoint_key_count;
+use polc_compiler::checks::analysis::policy_map_limit::endpoint_key_counts;
 use polc_compiler::lower::{LowerOptions, lower};
 use polc_compiler::{Options, SourceMap, parse};
 
@@ -42,7 +42,7 @@ fn bench(c: &mut Criterion) {
     let pods = lowered.ir.endpoints.iter().filter(|endpoint| !endpoint.is_host()).count();
     let entries: usize = lowered.ir.endpoints.iter().map(|endpoint| endpoint.ingress.entries.len() + endpoint.egress.entries.len()).sum();
     let selections: usize = lowered.ir.endpoints.iter().map(|endpoint| endpoint.ingress.selected_by.len() + endpoint.egress.selected_by.len()).sum();
-    let keys: Vec<usize> = lowered.ir.endpoints.iter().map(endpoint_key_count).collect();
+    let keys = endpoint_key_counts(&lowered.ir);
     let policies = parsed.objects.iter().filter(|object| object.kind() == "CiliumNetworkPolicy").count();
     println!(
         "{{\"bench\":\"resolve\",\"policies\":{policies},\"identities\":{identities},\"pods\":{pods},\"endpoints\":{},\"ruleSelections\":{selections},\"entries\":{entries},\"mapKeysTotal\":{},\"mapKeysMax\":{},\"findings\":{},\"parseMs\":{},\"lowerMs\":{}}}",

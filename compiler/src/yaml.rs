@@ -513,13 +513,18 @@ fn previous_line_help(text: &str, error_line: u32, info: &str) -> Option<String>
         return None;
     }
     let lines: Vec<&str> = text.lines().collect();
-    let before = (1..error_line as usize).rev().map(|n| (n, lines.get(n - 1).copied().unwrap_or("").trim())).find(|(_, line)| !line.is_empty() && !line.starts_with('#'))?;
+    let before = (1..error_line as usize)
+        .rev()
+        .map(|n| (n, lines.get(n - 1).copied().unwrap_or("").trim()))
+        .find(|(_, line)| !line.is_empty() && !line.starts_with('#'))?;
     let (number, line) = before;
     if line.contains(':') || line.starts_with('-') || line == "---" {
         return None;
     }
     if matches!(line, "[...]" | "..." | "…" | "[…]") {
-        return Some(format!("line {number} (`{line}`) is an elision left from a slide or a document: replace it with the fields it stands for (here probably `metadata:` with a `name:`), or delete it"));
+        return Some(format!(
+            "line {number} (`{line}`) is an elision left from a slide or a document: replace it with the fields it stands for (here probably `metadata:` with a `name:`), or delete it"
+        ));
     }
     Some(format!("line {number} (`{line}`) is not a `key: value` pair, so YAML reads it as the start of a key; complete it or delete it"))
 }

@@ -147,7 +147,8 @@ spec:
 ";
     assert!(lines(&lowered(some_pods), "PLC7013").is_empty());
     // The same with the deny clusterwide: now it is shadowed everywhere.
-    let everywhere = some_pods.replace("kind: CiliumNetworkPolicy\nmetadata: {name: backend, namespace: prod}", "kind: CiliumClusterwideNetworkPolicy\nmetadata: {name: deny-world}");
+    let everywhere = some_pods
+        .replace("kind: CiliumNetworkPolicy\nmetadata: {name: backend, namespace: prod}", "kind: CiliumClusterwideNetworkPolicy\nmetadata: {name: deny-world}");
     assert_eq!(lines(&lowered(&everywhere), "PLC7013"), vec![7]);
 }
 
@@ -373,7 +374,11 @@ fn endpoints_with_the_same_policy_are_reported_together() {
     let lowered = lower_with(&policy, &LowerOptions { policy_map_max: 54, ..LowerOptions::default() });
     let found = findings(&lowered, "PLC7015");
     assert_eq!(found.len(), 1, "{:?}", lowered.diagnostics);
-    assert!(found[0].1.message.starts_with("the policy maps of pod `prod/backend` and 2 other endpoints with the same policy would need 55 entries each"), "{}", found[0].1.message);
+    assert!(
+        found[0].1.message.starts_with("the policy maps of pod `prod/backend` and 2 other endpoints with the same policy would need 55 entries each"),
+        "{}",
+        found[0].1.message
+    );
 }
 
 #[test]

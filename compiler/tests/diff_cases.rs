@@ -34,7 +34,10 @@ status: {podIP: 10.0.1.20}
 ";
 
 fn lower_with(inventory: &str, policies: &str, settings: Settings) -> Lowered {
-    lower_files(&[("inventory.yaml".to_owned(), inventory.to_owned()), ("policies.yaml".to_owned(), policies.to_owned())], &LowerOptions { settings, ..LowerOptions::default() })
+    lower_files(
+        &[("inventory.yaml".to_owned(), inventory.to_owned()), ("policies.yaml".to_owned(), policies.to_owned())],
+        &LowerOptions { settings, ..LowerOptions::default() },
+    )
 }
 
 fn compare(old: &str, new: &str) -> PolicyDiff {
@@ -112,7 +115,9 @@ spec:
 #[test]
 fn endpoints_on_one_side_are_listed_and_their_flows_left_out() {
     let old = lower_with(INVENTORY, "", Settings::default());
-    let more = format!("{INVENTORY}---\napiVersion: v1\nkind: Pod\nmetadata: {{name: worker, namespace: shop, labels: {{app: worker}}}}\nspec: {{nodeName: node-a}}\nstatus: {{podIP: 10.0.1.30}}\n");
+    let more = format!(
+        "{INVENTORY}---\napiVersion: v1\nkind: Pod\nmetadata: {{name: worker, namespace: shop, labels: {{app: worker}}}}\nspec: {{nodeName: node-a}}\nstatus: {{podIP: 10.0.1.30}}\n"
+    );
     let new = lower_with(&more, "", Settings::default());
     let result = diff(&old.ir, &new.ir);
     assert_eq!(result.endpoints_only_new, ["shop/worker"]);
@@ -141,7 +146,8 @@ spec:
     let worlds: Vec<String> = result.ends.iter().filter(|end| matches!(end.kind, EndKind::External { .. })).map(|end| end.describe()).collect();
     assert_eq!(worlds, ["world (IPv4)", "world (IPv6)"]);
     // Only the IPv6 world loses access to api.
-    let to_api: Vec<String> = result.flows.iter().filter(|flow| names(&result, &flow.destinations) == ["shop/api"]).flat_map(|flow| names(&result, &flow.sources)).collect();
+    let to_api: Vec<String> =
+        result.flows.iter().filter(|flow| names(&result, &flow.destinations) == ["shop/api"]).flat_map(|flow| names(&result, &flow.sources)).collect();
     assert!(to_api.contains(&"world (IPv6)".to_owned()) && !to_api.contains(&"world (IPv4)".to_owned()), "{to_api:?}");
 
     // Single stack: one world.

@@ -100,7 +100,8 @@ fn ports(rng: &mut Rng) -> Vec<(Protocol, u16)> {
 /// The outside addresses the checks try: inside and outside every prefix the generator names.
 fn addresses(rng: &mut Rng, irs: [&PolicyIr; 2]) -> Vec<IpAddr> {
     let mut addresses: BTreeSet<IpAddr> = BTreeSet::new();
-    for text in ["203.0.113.1", "203.0.113.200", "198.51.100.7", "198.51.100.8", "10.0.1.200", "10.0.2.200", "10.9.9.9", "8.8.4.4", "2001:db8::5", "192.168.0.5"]
+    for text in
+        ["203.0.113.1", "203.0.113.200", "198.51.100.7", "198.51.100.8", "10.0.1.200", "10.0.2.200", "10.9.9.9", "8.8.4.4", "2001:db8::5", "192.168.0.5"]
     {
         addresses.insert(text.parse().unwrap());
     }
@@ -179,7 +180,8 @@ fn check_case(seed: u64) -> Result<(), TestCaseError> {
                         tried.push((*protocol, range.first() + rng.below(width) as u16));
                     }
                     for (protocol, port) in tried {
-                        let verdicts = [concrete_verdict(irs[0], &source, &destination, protocol, port), concrete_verdict(irs[1], &source, &destination, protocol, port)];
+                        let verdicts =
+                            [concrete_verdict(irs[0], &source, &destination, protocol, port), concrete_verdict(irs[1], &source, &destination, protocol, port)];
                         if verdicts == [None, None] && source == destination {
                             continue; // a pod's traffic to itself
                         }
@@ -232,7 +234,16 @@ fn check_case(seed: u64) -> Result<(), TestCaseError> {
                             show(&case)
                         );
                         let change = &result.flows[groups[0]];
-                        prop_assert_eq!((change.old, change.new), (old_verdict, new_verdict), "{:?} -> {:?} {} {}\n{}", source, destination, protocol, port, show(&case));
+                        prop_assert_eq!(
+                            (change.old, change.new),
+                            (old_verdict, new_verdict),
+                            "{:?} -> {:?} {} {}\n{}",
+                            source,
+                            destination,
+                            protocol,
+                            port,
+                            show(&case)
+                        );
                     }
                     _ => prop_assert!(
                         groups.is_empty(),

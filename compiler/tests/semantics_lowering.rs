@@ -330,7 +330,8 @@ spec:
 
 #[test]
 fn enforcement_modes_and_the_host_firewall() {
-    let always = LowerOptions { settings: polc_ir::Settings { enforcement: EnforcementMode::Always, ..polc_ir::Settings::default() }, ..LowerOptions::default() };
+    let always =
+        LowerOptions { settings: polc_ir::Settings { enforcement: EnforcementMode::Always, ..polc_ir::Settings::default() }, ..LowerOptions::default() };
     let (_, lowered) = load_with("", &always);
     assert!(!allowed(&lowered, "default/client", "default/frontend", 8080), "always: default deny everywhere");
     // allow-localhost admits the frontend's node at the frontend's ingress, but with the host

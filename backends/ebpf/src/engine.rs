@@ -215,6 +215,9 @@ pub struct DirectionRun {
     /// The flow carries an L7 request, the program redirected it to the proxy, and the L7 rules
     /// deny the request.
     pub denied_by_l7: bool,
+    /// The deciding entry requires SPIRE mutual authentication, which the engine assumes
+    /// succeeds (with the compiled image the packet drops with `drop-auth-required` until then).
+    pub after_authentication: bool,
 }
 
 impl DirectionRun {
@@ -390,6 +393,9 @@ fn describe_run(run: &DirectionRun) -> String {
     };
     let mut text =
         format!("{} of `{}`: {} ({side} identity {})", run.direction.name(), run.endpoint_name, run.verdict.reason.name(), run.verdict.remote_identity);
+    if run.after_authentication {
+        text.push_str(", once mutual authentication (SPIRE) succeeds, which polc assumes");
+    }
     if run.denied_by_l7 {
         text.push_str(", then the L7 rules deny the request (decided by the reference evaluator)");
     } else if run.verdict.reason == Reason::AllowRedirect {
@@ -426,15 +432,21 @@ pub fn run_flows(
             jobs.entry(compiled.id).or_default().push((flow_index, Direction::Ingress, frame.clone()));
         }
     }
-    let mut verdicts: BTreeMap<(usize, Direction), Verdict> = BTreeMap::new();
+    // (flow index, direction) → the verdict, and whether the compiled image would hold the
+    // packet for mutual authentication.
+    let mut verdicts: BTreeMap<(usize, Direction), (Verdict, bool)> = BTreeMap::new();
     for (id, endpoint_jobs) in &jobs {
         let Some((endpoint, ipcache)) = index.get(id) else { continue };
         let image = test_image(endpoint, options)?;
         let policy = image.as_ref().unwrap_or(&endpoint.policy);
+        let config = test_config(&endpoint.config);
         let frames: Vec<(Direction, Vec<u8>)> = endpoint_jobs.iter().map(|(_, direction, frame)| (*direction, frame.clone())).collect();
-        let results = judge.judge(endpoint, &test_config(&endpoint.config), policy, ipcache, &frames)?;
-        for ((flow_index, direction, _), verdict) in endpoint_jobs.iter().zip(results) {
-            verdicts.insert((*flow_index, *direction), verdict);
+        let results = judge.judge(endpoint, &config, policy, ipcache, &frames)?;
+        // Which packets the compiled image holds for authentication, from the model.
+        let compiled_model = image.as_ref().map(|_| DatapathModel::new(config, &endpoint.policy, ipcache));
+        for ((flow_index, direction, frame), verdict) in endpoint_jobs.iter().zip(results) {
+            let held = compiled_model.as_ref().is_some_and(|model| model.evaluate(*direction, frame).reason == Reason::DropAuthRequired);
+            verdicts.insert((*flow_index, *direction), (verdict, held && verdict.allowed()));
         }
     }
 
@@ -458,14 +470,14 @@ pub fn run_flows(
         let reference = flow.l7.as_ref().map(|_| polc_ir::evaluate(ir, flow));
         let direction_run = |end: &End<'_>, direction: Direction| -> Option<DirectionRun> {
             let End::Endpoint { compiled, .. } = end else { return None };
-            let verdict = *verdicts.get(&(flow_index, direction))?;
+            let (verdict, after_authentication) = *verdicts.get(&(flow_index, direction))?;
             let reference_direction = reference.as_ref().and_then(|verdict| match direction {
                 Direction::Egress => verdict.egress.as_ref(),
                 Direction::Ingress => verdict.ingress.as_ref(),
             });
             let denied_by_l7 =
                 verdict.reason == Reason::AllowRedirect && reference_direction.is_some_and(|reference| reference.decision == Decision::DeniedByL7);
-            Some(DirectionRun { endpoint: compiled.id, endpoint_name: compiled.shown.clone(), direction, verdict, denied_by_l7 })
+            Some(DirectionRun { endpoint: compiled.id, endpoint_name: compiled.shown.clone(), direction, verdict, denied_by_l7, after_authentication })
         };
         let egress = direction_run(&planned.source, Direction::Egress);
         let ingress = direction_run(&planned.destination, Direction::Ingress);
@@ -550,6 +562,28 @@ mod tests {
         for (reference, run) in flows.iter().map(|flow| polc_ir::evaluate(&ir, flow)).zip(&runs) {
             assert_eq!(reference.allowed, run.as_ref().unwrap().allowed);
         }
+    }
+
+    #[test]
+    fn spire_authentication_is_assumed_to_succeed_unless_told_otherwise() {
+        let mut ir = ir();
+        for endpoint in &mut ir.endpoints {
+            for entry in &mut endpoint.ingress.entries {
+                entry.auth = Some(polc_ir::AuthMode::Required);
+                entry.l7 = None;
+            }
+        }
+        let compiled = compile(&ir, &CompileOptions::default(), &|_| None).unwrap();
+        let runs = run_flows(&ir, &compiled, &[flow(80, None)], &mut ModelJudge, &EngineOptions::default()).unwrap();
+        let run = runs[0].as_ref().unwrap();
+        assert!(run.allowed && run.ingress.as_ref().is_some_and(|ingress| ingress.after_authentication), "{run:?}");
+        assert!(run.reason.contains("once mutual authentication (SPIRE) succeeds"), "{}", run.reason);
+        assert!(polc_ir::evaluate(&ir, &flow(80, None)).allowed, "the reference assumes the same");
+        let strict = EngineOptions { assume_mutual_auth_succeeds: false };
+        let runs = run_flows(&ir, &compiled, &[flow(80, None)], &mut ModelJudge, &strict).unwrap();
+        let run = runs[0].as_ref().unwrap();
+        assert_eq!(run.ingress.as_ref().map(|ingress| ingress.verdict.reason), Some(Reason::DropAuthRequired));
+        assert!(!run.allowed);
     }
 
     #[test]

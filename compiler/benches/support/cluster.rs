@@ -30,7 +30,8 @@ pub const RESOLVE: Shape = Shape { namespaces: 10, nodes: 4, pods: 1_000, replic
 
 /// A large cluster: 50,000 pods (5,000 deployments of 10 replicas in 2 versions, so 10,000
 /// identities) in 500 namespaces on 200 nodes, and 10,000 policies.
-pub const LARGE: Shape = Shape { namespaces: 500, nodes: 200, pods: 50_000, replicas: 10, versions: 2, policies: 9_990, network_policies: true, clusterwide: 10 };
+pub const LARGE: Shape =
+    Shape { namespaces: 500, nodes: 200, pods: 50_000, replicas: 10, versions: 2, policies: 9_990, network_policies: true, clusterwide: 10 };
 
 impl Shape {
     /// The deployments (apps) of the cluster.
@@ -49,7 +50,8 @@ pub fn inventory(shape: &Shape) -> String {
     let mut out = String::new();
     for namespace in 0..shape.namespaces {
         let env = if namespace % 4 == 0 { "staging" } else { "prod" };
-        let _ = write!(out, "---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: ns-{namespace}, labels: {{team: team-{}, env: {env}}}}}\n", namespace % 37);
+        let _ =
+            write!(out, "---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: ns-{namespace}, labels: {{team: team-{}, env: {env}}}}}\n", namespace % 37);
     }
     for node in 0..shape.nodes {
         let _ = write!(
@@ -112,7 +114,9 @@ fn policy(shape: &Shape, index: usize) -> String {
     let subject = match index % 3 {
         0 => format!("{{matchLabels: {{app: app-{app}}}}}"),
         1 => format!("{{matchLabels: {{tier: tier-{}}}}}", index % 5),
-        _ => format!("{{matchExpressions: [{{key: app, operator: In, values: [app-{app}, app-{neighbour}]}}, {{key: version, operator: NotIn, values: [v9]}}]}}"),
+        _ => {
+            format!("{{matchExpressions: [{{key: app, operator: In, values: [app-{app}, app-{neighbour}]}}, {{key: version, operator: NotIn, values: [v9]}}]}}")
+        }
     };
     let mut out = format!(
         "---\napiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {{name: cnp-{index}, namespace: ns-{namespace}}}\nspec:\n  endpointSelector: {subject}\n  ingress:\n  - fromEndpoints:\n    - {{matchLabels: {{app: app-{neighbour}}}}}\n    - {{matchLabels: {{tier: tier-{}}}}}\n    - {}\n    toPorts:\n    - ports:\n",
@@ -145,7 +149,11 @@ fn policy(shape: &Shape, index: usize) -> String {
         _ => {}
     }
     if index % 7 == 0 {
-        let _ = write!(out, "  ingressDeny:\n  - fromEndpoints: [{{matchLabels: {{tier: tier-{}}}}}]\n    toPorts: [{{ports: [{{port: \"22\", protocol: TCP}}]}}]\n", (index + 4) % 5);
+        let _ = write!(
+            out,
+            "  ingressDeny:\n  - fromEndpoints: [{{matchLabels: {{tier: tier-{}}}}}]\n    toPorts: [{{ports: [{{port: \"22\", protocol: TCP}}]}}]\n",
+            (index + 4) % 5
+        );
     }
     if index % 11 == 0 {
         let _ = write!(out, "  egressDeny:\n  - toCIDR: [172.{}.{}.64/26]\n", 16 + index % 16, index % 200);

@@ -160,10 +160,10 @@ pub(crate) fn external_ends(irs: [&PolicyIr; 2]) -> Vec<End> {
     let mut taken: BTreeSet<IpAddr> = BTreeSet::new();
     for ir in irs {
         for identity in &ir.identities {
-            if let IdentityKind::Cidr { prefix } = &identity.kind {
-                if prefix.length() > 0 {
-                    prefixes.insert(*prefix);
-                }
+            if let IdentityKind::Cidr { prefix } = &identity.kind
+                && prefix.length() > 0
+            {
+                prefixes.insert(*prefix);
             }
         }
         for reserved in &ir.reserved_addresses {
@@ -192,10 +192,8 @@ pub(crate) fn external_ends(irs: [&PolicyIr; 2]) -> Vec<End> {
             .unwrap_or(if prefix.is_ipv4() { world_v4 } else { world_v6 });
         children.entry(parent).or_default().push(*prefix);
     }
-    let starts: [(IpPrefix, IpAddr); 2] = [
-        (world_v4, IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))),
-        (world_v6, IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1))),
-    ];
+    let starts: [(IpPrefix, IpAddr); 2] =
+        [(world_v4, IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))), (world_v6, IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)))];
     // Regions in order: the IPv4 world, the IPv6 world, then every prefix in order.
     let mut order: Vec<IpPrefix> = vec![world_v4, world_v6];
     order.extend(prefixes.iter().copied());

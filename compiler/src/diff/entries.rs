@@ -17,8 +17,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use polc_ir::{
-    AuthMode, Direction, DirectionPolicy, EndpointKind, IdentityKind, IpPrefix, L4Match, L7Rules, Label, NumericIdentity, Peers, PolicyIr, Protocol, RuleOrigin,
-    RuleVerdict,
+    AuthMode, Direction, DirectionPolicy, EndpointKind, IdentityKind, IpPrefix, L4Match, L7Rules, Label, NumericIdentity, Peers, PolicyIr, Protocol,
+    RuleOrigin, RuleVerdict,
 };
 
 use super::ends::describe_identity;
@@ -166,10 +166,10 @@ impl MapEntrySource for IrEntrySource {
         if !policy.enforced {
             return Ok(vec![allow_all(EntryOrigin::NotEnforced)]);
         }
-        // Per key: the candidates (verdict, has L7, auth mode, origin).
-        type Candidate = (RuleVerdict, bool, Option<AuthMode>, EntryOrigin);
+        // Per key: the candidates (verdict, has L7, auth mode, index of the IR entry).
+        type Candidate = (RuleVerdict, bool, Option<AuthMode>, usize);
         let mut candidates: BTreeMap<(NumericIdentity, u8, u16, u8), Vec<Candidate>> = BTreeMap::new();
-        for entry in &policy.entries {
+        for (index, entry) in policy.entries.iter().enumerate() {
             let identities: Vec<NumericIdentity> = match &entry.peers {
                 Peers::Any => vec![NumericIdentity::ANY],
                 Peers::Identities(set) => set.iter().copied().collect(),
@@ -183,12 +183,7 @@ impl MapEntrySource for IrEntrySource {
             };
             for identity in identities {
                 for (protocol, port, prefix_len) in &blocks {
-                    candidates.entry((identity, *protocol, *port, *prefix_len)).or_default().push((
-                        entry.verdict,
-                        entry.l7.is_some(),
-                        entry.auth,
-                        EntryOrigin::Rule(entry.origin.clone()),
-                    ));
+                    candidates.entry((identity, *protocol, *port, *prefix_len)).or_default().push((entry.verdict, entry.l7.is_some(), entry.auth, index));
                 }
             }
         }
@@ -205,8 +200,15 @@ impl MapEntrySource for IrEntrySource {
                         value.auth_explicit = true;
                     }
                 }
-                let origins: BTreeSet<EntryOrigin> = winners.iter().map(|candidate| candidate.3.clone()).collect();
-                SourceEntry { identity, protocol, port, prefix_len, value, origins: origins.into_iter().collect() }
+                let origins: BTreeSet<&RuleOrigin> = winners.iter().map(|candidate| &policy.entries[candidate.3].origin).collect();
+                SourceEntry {
+                    identity,
+                    protocol,
+                    port,
+                    prefix_len,
+                    value,
+                    origins: origins.into_iter().map(|origin| EntryOrigin::Rule(origin.clone())).collect(),
+                }
             })
             .collect();
         if !policy.default_deny {
@@ -443,14 +445,31 @@ fn keyed(side: usize, meanings: &Meanings, policy: &DirectionPolicy, entries: Ve
             Keyed { key: (meanings.of(side, entry.identity), entry.protocol, entry.port, entry.prefix_len), entry }
         })
         .collect();
-    keyed.sort_by(|a, b| a.key.cmp(&b.key));
+    keyed.sort_by_key(|keyed| keyed.key);
     keyed
 }
 
-fn map_entry(ir: &PolicyIr, entry: &SourceEntry) -> MapEntry {
+/// What each identity of each side stands for, described once.
+struct Descriptions<'a> {
+    irs: [&'a PolicyIr; 2],
+    per_side: [BTreeMap<NumericIdentity, String>; 2],
+}
+
+impl<'a> Descriptions<'a> {
+    fn new(irs: [&'a PolicyIr; 2]) -> Self {
+        let per_side = irs.map(|ir| ir.identities.iter().map(|info| (info.id, describe_identity(ir, info.id))).collect());
+        Descriptions { irs, per_side }
+    }
+
+    fn of(&self, side: usize, identity: NumericIdentity) -> String {
+        self.per_side[side].get(&identity).cloned().unwrap_or_else(|| describe_identity(self.irs[side], identity))
+    }
+}
+
+fn map_entry(descriptions: &Descriptions<'_>, side: usize, entry: &SourceEntry) -> MapEntry {
     MapEntry {
         identity: entry.identity,
-        identity_description: describe_identity(ir, entry.identity),
+        identity_description: descriptions.of(side, entry.identity),
         protocol: (entry.protocol != 0).then_some(Protocol(entry.protocol)),
         ports: (entry.protocol != 0 && !(entry.prefix_len == 0 && entry.port == 0)).then(|| PortBlock::new(entry.port, entry.prefix_len)),
         value: entry.value.clone(),
@@ -459,7 +478,7 @@ fn map_entry(ir: &PolicyIr, entry: &SourceEntry) -> MapEntry {
 }
 
 /// The entry changes between two keyed lists (both sorted by key).
-fn compare(irs: [&PolicyIr; 2], direction: Direction, old: &[Keyed], new: &[Keyed]) -> EntryChange {
+fn compare(descriptions: &Descriptions<'_>, direction: Direction, old: &[Keyed], new: &[Keyed]) -> EntryChange {
     let mut change = EntryChange { direction, endpoints: Vec::new(), added: Vec::new(), removed: Vec::new(), changed: Vec::new(), renumbered: Vec::new() };
     let (mut i, mut j) = (0, 0);
     while i < old.len() || j < new.len() {
@@ -470,19 +489,19 @@ fn compare(irs: [&PolicyIr; 2], direction: Direction, old: &[Keyed], new: &[Keye
         };
         match order {
             std::cmp::Ordering::Less => {
-                change.removed.push(map_entry(irs[0], &old[i].entry));
+                change.removed.push(map_entry(descriptions, 0, &old[i].entry));
                 i += 1;
             }
             std::cmp::Ordering::Greater => {
-                change.added.push(map_entry(irs[1], &new[j].entry));
+                change.added.push(map_entry(descriptions, 1, &new[j].entry));
                 j += 1;
             }
             std::cmp::Ordering::Equal => {
                 let (a, b) = (&old[i].entry, &new[j].entry);
                 if a.value != b.value {
-                    change.changed.push((map_entry(irs[0], a), map_entry(irs[1], b)));
+                    change.changed.push((map_entry(descriptions, 0, a), map_entry(descriptions, 1, b)));
                 } else if a.identity != b.identity {
-                    change.renumbered.push((map_entry(irs[0], a), map_entry(irs[1], b)));
+                    change.renumbered.push((map_entry(descriptions, 0, a), map_entry(descriptions, 1, b)));
                 }
                 i += 1;
                 j += 1;
@@ -537,11 +556,12 @@ pub(crate) fn compute(irs: [&PolicyIr; 2], source: &dyn MapEntrySource) -> Resul
         }
     }
     // Endpoints whose changes are the same are one group.
+    let descriptions = Descriptions::new(irs);
     let mut merged: BTreeMap<EntryChange, Vec<String>> = BTreeMap::new();
     for ((direction, old, new), endpoints) in groups {
         let old_entries: &[Keyed] = old.map(|index| converted[0][index].as_slice()).unwrap_or(&[]);
         let new_entries: &[Keyed] = new.map(|index| converted[1][index].as_slice()).unwrap_or(&[]);
-        let change = compare(irs, direction, old_entries, new_entries);
+        let change = compare(&descriptions, direction, old_entries, new_entries);
         if !is_empty(&change) {
             merged.entry(change).or_default().extend(endpoints);
         }

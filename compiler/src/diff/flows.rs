@@ -8,16 +8,68 @@
 //! identity that no entry of a policy names gets the policy's default row. Each end pair then
 //! costs four row look-ups and a pass over the port classes.
 //!
-//! [`direction_outcome`] follows `evaluate_direction` rule for rule; the property tests check
+//! [`direction_row`] follows `evaluate_direction` rule for rule; the property tests check
 //! every reported and every unreported flow against the evaluator itself.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use polc_ir::{Decision, Direction, DirectionPolicy, EndpointKind, Flow, FlowEnd, NumericIdentity, PolicyIr, Protocol, RuleOrigin, RuleVerdict, evaluate_direction};
+use polc_ir::{
+    Decision, Direction, DirectionPolicy, EndpointKind, Flow, FlowEnd, NumericIdentity, PolicyIr, Protocol, RuleOrigin, RuleVerdict, evaluate_direction,
+};
 
 use super::ends::{End, EndKind, describe_identity, external_ends};
 use super::ports::PortClasses;
 use super::{ALLOWED, DiffStats, DirectionReason, FlowChange, FlowVerdict, L7_PROXY, MUTUAL_AUTH};
+
+/// A fast hasher for the engine's look-up tables (they are never iterated into output).
+#[derive(Clone, Copy, Default)]
+struct FastHasher(u64);
+
+impl FastHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl std::hash::Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        for byte in chunks.remainder() {
+            self.add(u64::from(*byte));
+        }
+    }
+
+    fn write_u8(&mut self, value: u8) {
+        self.add(u64::from(value));
+    }
+
+    fn write_u16(&mut self, value: u16) {
+        self.add(u64::from(value));
+    }
+
+    fn write_u32(&mut self, value: u32) {
+        self.add(u64::from(value));
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.add(value);
+    }
+
+    fn write_usize(&mut self, value: usize) {
+        self.add(value as u64);
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
 
 /// A remote identity no policy entry names (for default rows and default reasons).
 const UNNAMED: NumericIdentity = NumericIdentity(u32::MAX);
@@ -26,33 +78,49 @@ const UNFILLED: u32 = u32::MAX;
 /// No reason (the direction does not apply or did not decide).
 const NO_REASON: u32 = u32::MAX;
 
-/// The outcome code of one direction: [`ALLOWED`], plus [`L7_PROXY`] and [`MUTUAL_AUTH`].
-pub(crate) fn direction_outcome(policy: &DirectionPolicy, remote: NumericIdentity, protocol: Protocol, port: u16) -> u8 {
+/// The outcome code of one direction (`ALLOWED`, plus `L7_PROXY` and `MUTUAL_AUTH`) for a
+/// remote identity on every port of `ports`, as `evaluate_direction` decides: not enforced →
+/// allowed; any matching deny → denied; matching allows → allowed (through the proxy when
+/// every one has L7 rules; `test-always-fail` authentication denies); none → the default.
+/// Each entry's peers are checked once.
+fn direction_row(policy: &DirectionPolicy, remote: NumericIdentity, ports: &[(Protocol, u16)]) -> Vec<u8> {
     if !policy.enforced {
-        return ALLOWED;
+        return vec![ALLOWED; ports.len()];
     }
-    let mut allowed = false;
-    let mut plain = false;
-    let mut auth: Option<polc_ir::AuthMode> = None;
-    for entry in &policy.entries {
-        if !entry.l4.matches(protocol, port) || !entry.peers.contains(remote) {
-            continue;
-        }
-        match entry.verdict {
-            RuleVerdict::Deny => return 0,
-            RuleVerdict::Allow => {
-                allowed = true;
-                plain |= entry.l7.is_none();
-                if let Some(mode) = entry.auth {
-                    if auth.is_none_or(|current| mode.auth_type() > current.auth_type()) {
-                        auth = Some(mode);
+    let matching: Vec<&polc_ir::PolicyEntry> = policy.entries.iter().filter(|entry| entry.peers.contains(remote)).collect();
+    ports
+        .iter()
+        .map(|(protocol, port)| {
+            let mut allowed = false;
+            let mut plain = false;
+            let mut auth: Option<polc_ir::AuthMode> = None;
+            for entry in &matching {
+                if !entry.l4.matches(*protocol, *port) {
+                    continue;
+                }
+                match entry.verdict {
+                    RuleVerdict::Deny => return 0,
+                    RuleVerdict::Allow => {
+                        allowed = true;
+                        plain |= entry.l7.is_none();
+                        if let Some(mode) = entry.auth
+                            && auth.is_none_or(|current| mode.auth_type() > current.auth_type())
+                        {
+                            auth = Some(mode);
+                        }
                     }
                 }
             }
-        }
-    }
+            outcome_of(policy.default_deny, allowed, plain, auth)
+        })
+        .collect()
+}
+
+/// The outcome code once the matching entries are known: nothing allowed → the default;
+/// otherwise allowed, through the proxy when no allow lacks L7 rules, with authentication.
+fn outcome_of(default_deny: bool, allowed: bool, plain: bool, auth: Option<polc_ir::AuthMode>) -> u8 {
     if !allowed {
-        return if policy.default_deny { 0 } else { ALLOWED };
+        return if default_deny { 0 } else { ALLOWED };
     }
     let proxy = if plain { 0 } else { L7_PROXY };
     match auth {
@@ -125,7 +193,7 @@ impl<'a> SideTables<'a> {
 /// Outcome rows (one code per port class), each distinct row once.
 struct Rows {
     rows: Vec<Box<[u8]>>,
-    ids: HashMap<Box<[u8]>, u32>,
+    ids: FastMap<Box<[u8]>, u32>,
 }
 
 impl Rows {
@@ -177,8 +245,8 @@ struct Engine<'a> {
     rows: Rows,
     allow_all: u32,
     reasons: [Vec<DirectionReason>; 2],
-    reason_ids: [HashMap<DirectionReason, u32>; 2],
-    reason_memo: HashMap<(usize, Direction, u32, NumericIdentity, u32), u32>,
+    reason_ids: [FastMap<DirectionReason, u32>; 2],
+    reason_memo: FastMap<(usize, Direction, u32, NumericIdentity, u32), u32>,
 }
 
 impl Engine<'_> {
@@ -196,7 +264,7 @@ impl Engine<'_> {
         if known != UNFILLED {
             return known;
         }
-        let row: Vec<u8> = self.ports.iter().map(|(protocol, port)| direction_outcome(tables.policies[policy_index], remote, *protocol, *port)).collect();
+        let row = direction_row(tables.policies[policy_index], remote, &self.ports);
         let id = self.rows.intern(row);
         let tables = &mut self.sides[side];
         match slot {
@@ -322,8 +390,7 @@ fn build_ends<'a>(irs: [&'a PolicyIr; 2], sides: &mut [SideTables<'a>; 2]) -> (V
     pods.extend(ends);
     let mut ends = pods;
     if !nodes_are_endpoints {
-        for (kind, identity, name) in
-            [(EndKind::LocalHost, NumericIdentity::HOST, "host"), (EndKind::RemoteNode, NumericIdentity::REMOTE_NODE, "remote-node")]
+        for (kind, identity, name) in [(EndKind::LocalHost, NumericIdentity::HOST, "host"), (EndKind::RemoteNode, NumericIdentity::REMOTE_NODE, "remote-node")]
         {
             let end = End { kind, identity: [identity, identity], identity_description: [name.to_owned(), name.to_owned()] };
             ends.push((end, EndData { policy: None, seen: Seen::Fixed([identity, identity]), node: [None, None] }));
@@ -344,7 +411,7 @@ pub(crate) fn compute(irs: [&PolicyIr; 2], port_classes: &PortClasses) -> Comput
     let (ends, data, only_old, only_new, common_endpoints) = build_ends(irs, &mut sides);
     let ports: Vec<(Protocol, u16)> = port_classes.classes().iter().map(|class| (class.protocol, class.port)).collect();
     let port_count = ports.len();
-    let mut rows = Rows { rows: Vec::new(), ids: HashMap::new() };
+    let mut rows = Rows { rows: Vec::new(), ids: FastMap::default() };
     let allow_all = rows.intern(vec![ALLOWED; port_count]);
     let mut engine = Engine {
         sides,
@@ -352,15 +419,16 @@ pub(crate) fn compute(irs: [&PolicyIr; 2], port_classes: &PortClasses) -> Comput
         rows,
         allow_all,
         reasons: [Vec::new(), Vec::new()],
-        reason_ids: [HashMap::new(), HashMap::new()],
-        reason_memo: HashMap::new(),
+        reason_ids: [FastMap::default(), FastMap::default()],
+        reason_memo: FastMap::default(),
     };
 
     // Level 1 of the grouping, per end pair: the changed ports of each group key. Level 2,
     // across pairs: (key, destination, ports) → sources.
-    let mut by_destination: HashMap<(GroupKey, u32, u32), Vec<u32>> = HashMap::new();
+    let mut by_destination: FastMap<(GroupKey, u32, u32), Vec<u32>> = FastMap::default();
     let mut port_sets: Vec<Vec<u16>> = Vec::new();
-    let mut port_set_ids: HashMap<Vec<u16>, u32> = HashMap::new();
+    let mut port_set_ids: FastMap<Vec<u16>, u32> = FastMap::default();
+    let mut set: Vec<u16> = Vec::new();
     let mut changed: Vec<(GroupKey, u16)> = Vec::new();
     let mut end_pairs: u64 = 0;
     for source in 0..ends.len() {
@@ -390,9 +458,8 @@ pub(crate) fn compute(irs: [&PolicyIr; 2], port_classes: &PortClasses) -> Comput
             }
             changed.clear();
             for port in 0..port_count {
-                let verdicts: [u8; 2] = [0, 1].map(|side| {
-                    combine(engine.rows.rows[row_ids[side][0] as usize][port], engine.rows.rows[row_ids[side][1] as usize][port])
-                });
+                let verdicts: [u8; 2] =
+                    [0, 1].map(|side| combine(engine.rows.rows[row_ids[side][0] as usize][port], engine.rows.rows[row_ids[side][1] as usize][port]));
                 if verdicts[0] == verdicts[1] {
                     continue;
                 }
@@ -422,13 +489,14 @@ pub(crate) fn compute(irs: [&PolicyIr; 2], port_classes: &PortClasses) -> Comput
             while start < changed.len() {
                 let key = changed[start].0;
                 let end = start + changed[start..].iter().take_while(|(other, _)| *other == key).count();
-                let set: Vec<u16> = changed[start..end].iter().map(|(_, port)| *port).collect();
-                let set_id = match port_set_ids.get(&set) {
+                set.clear();
+                set.extend(changed[start..end].iter().map(|(_, port)| *port));
+                let set_id = match port_set_ids.get(set.as_slice()) {
                     Some(id) => *id,
                     None => {
                         let id = port_sets.len() as u32;
                         port_sets.push(set.clone());
-                        port_set_ids.insert(set, id);
+                        port_set_ids.insert(set.clone(), id);
                         id
                     }
                 };

@@ -21,10 +21,12 @@ pub mod ports;
 
 use std::fmt;
 
-use polc_ir::{AuthMode, Decision, DecidingRule, Direction, PolicyIr, RuleOrigin, Verdict};
+use polc_ir::{AuthMode, DecidingRule, Decision, Direction, PolicyIr, RuleOrigin, Verdict};
 
 pub use ends::{End, EndKind, Region};
-pub use entries::{EnforcementChange, EntryChange, EntryOrigin, EntryValue, EntryVerdict, IrEntrySource, MapEntry, MapEntrySource, PolicyMode, PortBlock, SourceEntry};
+pub use entries::{
+    EnforcementChange, EntryChange, EntryOrigin, EntryValue, EntryVerdict, IrEntrySource, MapEntry, MapEntrySource, PolicyMode, PortBlock, SourceEntry,
+};
 pub use ports::{PortClass, PortClasses};
 
 /// The outcome of a flow, as the diff compares it: allowed or not, and for an allowed flow
@@ -169,7 +171,11 @@ pub struct PolicyDiff {
 impl PolicyDiff {
     /// Whether nothing changes.
     pub fn is_empty(&self) -> bool {
-        self.flows.is_empty() && self.entries.is_empty() && self.enforcement.is_empty() && self.endpoints_only_old.is_empty() && self.endpoints_only_new.is_empty()
+        self.flows.is_empty()
+            && self.entries.is_empty()
+            && self.enforcement.is_empty()
+            && self.endpoints_only_old.is_empty()
+            && self.endpoints_only_new.is_empty()
     }
 
     /// The number of (source, destination) pairs whose verdict changes on some port.

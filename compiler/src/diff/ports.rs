@@ -88,6 +88,9 @@ fn complement(ranges: &[PortRange]) -> Vec<PortRange> {
     gaps
 }
 
+/// An elementary interval of one protocol's ports and the named ranges covering it.
+type Interval = (u16, u16, Vec<usize>);
+
 /// The port classes of a diff.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct PortClasses {
@@ -123,7 +126,7 @@ impl PortClasses {
             }
         }
         // Per protocol: the elementary intervals and the set of named ranges covering each.
-        let mut cut: Vec<(Protocol, Vec<(u16, u16, Vec<usize>)>)> = Vec::new();
+        let mut cut: Vec<(Protocol, Vec<Interval>)> = Vec::new();
         for (protocol, ranges) in &named {
             let ranges: Vec<PortRange> = ranges.iter().copied().collect();
             let mut bounds: BTreeSet<u32> = BTreeSet::new();
@@ -177,7 +180,12 @@ impl PortClasses {
         let unnamed_protocol = OTHER_CANDIDATES.into_iter().chain((0..=u8::MAX).map(Protocol)).find(|protocol| !named.contains_key(protocol));
         let other_port = OTHER_CANDIDATES
             .iter()
-            .find_map(|wanted| other_intervals.iter().find(|(protocol, _, _)| protocol == wanted).map(|(protocol, first, last)| (*protocol, representative(*protocol, *first, *last))))
+            .find_map(|wanted| {
+                other_intervals
+                    .iter()
+                    .find(|(protocol, _, _)| protocol == wanted)
+                    .map(|(protocol, first, last)| (*protocol, representative(*protocol, *first, *last)))
+            })
             .or_else(|| {
                 unnamed_protocol.map(|protocol| {
                     let port = match protocol {

@@ -9,8 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use polc_ir::{
     Direction, DirectionPolicy, Endpoint, EndpointId, EndpointKind, EnforcementMode, IdentityKind, ImplicitRule, IpPrefix, L4Match, Label, NodeInfo,
-    NumericIdentity,
-    Peers, PolicyEntry, PolicyIr, PortRange, ReservedAddress, RuleOrigin, RuleVerdict, Settings,
+    NumericIdentity, Peers, PolicyEntry, PolicyIr, PortRange, ReservedAddress, RuleOrigin, RuleVerdict, Settings,
 };
 
 use super::rules::{Peer, PeerSpec, PortSpec, PortValue, RuleEntry, Subject};

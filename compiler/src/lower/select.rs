@@ -61,11 +61,8 @@ impl<'a> LabelIndex<'a> {
 
     /// The indices of the sets `selector` selects, ascending.
     pub fn select(&self, selector: &Selector) -> Vec<u32> {
-        let narrowest = selector
-            .requirements
-            .iter()
-            .filter_map(|requirement| self.candidates(&requirement.key, &requirement.operator))
-            .min_by_key(|(count, _)| *count);
+        let narrowest =
+            selector.requirements.iter().filter_map(|requirement| self.candidates(&requirement.key, &requirement.operator)).min_by_key(|(count, _)| *count);
         match narrowest {
             Some((_, lists)) => {
                 let mut candidates: Vec<u32> = if lists.len() == 1 { lists[0].clone() } else { lists.into_iter().flatten().copied().collect() };
@@ -100,7 +97,8 @@ mod tests {
             set(&[("container", "app", "web")]),
         ];
         let index = LabelIndex::new(sets.iter());
-        let requirement = |source: Option<&str>, key: &str, operator: Operator| Requirement { source: source.map(str::to_owned), key: key.to_owned(), operator };
+        let requirement =
+            |source: Option<&str>, key: &str, operator: Operator| Requirement { source: source.map(str::to_owned), key: key.to_owned(), operator };
         let values = |items: &[&str]| items.iter().map(|item| (*item).to_owned()).collect::<BTreeSet<String>>();
         let selectors = [
             Selector::default(),

@@ -80,11 +80,7 @@ fn peer(rng: &mut Rng, direction: &str) -> String {
         3 => format!("    {side}CIDR: [{}]\n", rng.pick(&["203.0.113.0/24", "10.0.0.0/8", "198.51.100.7/32", "10.0.1.0/24"])),
         4 => format!("    {side}CIDRSet: [{{cidr: 0.0.0.0/0, except: [{}]}}]\n", rng.pick(&["10.0.0.0/8", "203.0.113.0/25"])),
         5 => format!("    {side}CIDRSet: [{{cidr: 203.0.113.0/24, except: [203.0.113.128/25]}}]\n"),
-        6 => format!(
-            "    {side}Endpoints: [{{matchLabels: {{app: {}, k8s:io.kubernetes.pod.namespace: {}}}}}]\n",
-            rng.pick(&APPS),
-            rng.pick(&NAMESPACES)
-        ),
+        6 => format!("    {side}Endpoints: [{{matchLabels: {{app: {}, k8s:io.kubernetes.pod.namespace: {}}}}}]\n", rng.pick(&APPS), rng.pick(&NAMESPACES)),
         _ => String::new(),
     }
 }
@@ -117,7 +113,9 @@ pub fn policy(rng: &mut Rng, name: &str) -> String {
         );
     }
     let selector = if rng.chance(20) { "{}".to_owned() } else { format!("{{matchLabels: {{app: {}}}}}", rng.pick(&APPS)) };
-    let mut text = format!("apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {{name: {name}, namespace: {namespace}}}\nspec:\n  endpointSelector: {selector}\n");
+    let mut text = format!(
+        "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {{name: {name}, namespace: {namespace}}}\nspec:\n  endpointSelector: {selector}\n"
+    );
     if rng.chance(15) {
         text.push_str("  enableDefaultDeny: {ingress: false, egress: false}\n");
     }
@@ -156,8 +154,12 @@ pub fn lower_files(files: &[(String, String)], options: &LowerOptions) -> Lowere
         sources.add(name.clone(), text.clone());
     }
     let parsed = parse(&sources, &Options::default());
-    let errors: Vec<String> =
-        parsed.diagnostics.iter().filter(|diagnostic| diagnostic.severity == Severity::Error).map(|diagnostic| format!("{} {}", diagnostic.code.id, diagnostic.message)).collect();
+    let errors: Vec<String> = parsed
+        .diagnostics
+        .iter()
+        .filter(|diagnostic| diagnostic.severity == Severity::Error)
+        .map(|diagnostic| format!("{} {}", diagnostic.code.id, diagnostic.message))
+        .collect();
     assert!(errors.is_empty(), "the generated inputs have errors: {errors:?}\n{files:#?}");
     lower(&parsed.objects, options)
 }

@@ -124,7 +124,10 @@ pub(crate) fn check(resolved: &Resolved<'_>, diagnostics: &mut Vec<Diagnostic>) 
         let denying: Vec<usize> = denying.into_iter().collect();
         let mut diagnostic = Diagnostic::new(
             &ALLOW_SHADOWED_BY_DENY,
-            format!("this allow rule has no effect: every peer and port it allows is denied by {}, and a deny wins over any allow", resolved.describe_rules(&denying)),
+            format!(
+                "this allow rule has no effect: every peer and port it allows is denied by {}, and a deny wins over any allow",
+                resolved.describe_rules(&denying)
+            ),
         )
         .at(location.clone())
         .with_label("denied in full")

@@ -12,9 +12,9 @@
 //! removed; a direction that is not enforced, or enforced without default-deny, has the agent's
 //! allow-all key (identity 0, protocol 0, port 0); `allow-localhost` is an entry of the IR already.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use polc_ir::{DirectionPolicy, Endpoint, EndpointKind, L4Match, Peers, PolicyEntry, RuleVerdict};
+use polc_ir::{DirectionPolicy, Endpoint, EndpointKind, L4Match, NumericIdentity, Peers, PolicyEntry, PolicyIr, RuleVerdict};
 
 use super::Resolved;
 use crate::codes::code;
@@ -44,53 +44,6 @@ pub const DEFAULT_POLICY_MAP_MAX: usize = 16_384;
 /// The largest `bpf-policy-map-max` Cilium accepts.
 pub const LARGEST_POLICY_MAP_MAX: usize = 65_536;
 
-/// One policy map key of one direction: remote identity (0: any), protocol (0: any, L3 only), the
-/// first port of the block and the number of port bits that are fixed (0: every port; 16: one
-/// port).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Key {
-    identity: u32,
-    protocol: u8,
-    port: u16,
-    port_bits: u8,
-}
-
-impl Key {
-    /// Whether a key of `keys` (sorted) other than this one covers it: the same identity or
-    /// identity 0, and an equal or broader protocol and port block.
-    fn covered_by(&self, keys: &[Key]) -> bool {
-        let present = |candidate: Key| candidate != *self && keys.binary_search(&candidate).is_ok();
-        // Keys sort by identity first: skip an identity no key has.
-        let has_identity = |identity: u32| {
-            let first = keys.partition_point(|key| key.identity < identity);
-            keys.get(first).is_some_and(|key| key.identity == identity)
-        };
-        for identity in [self.identity, 0] {
-            if !has_identity(identity) {
-                if identity == 0 {
-                    break;
-                }
-                continue;
-            }
-            if present(Key { identity, protocol: 0, port: 0, port_bits: 0 }) {
-                return true;
-            }
-            if self.protocol != 0 {
-                for bits in 0..=self.port_bits {
-                    let mask = if bits == 0 { 0 } else { u16::MAX << (16 - u32::from(bits)) };
-                    if present(Key { identity, protocol: self.protocol, port: self.port & mask, port_bits: bits }) {
-                        return true;
-                    }
-                }
-            }
-            if self.identity == 0 {
-                break;
-            }
-        }
-        false
-    }
-}
-
 /// The aligned power-of-two blocks `first..=last` splits into, as (first port, fixed bits), the
 /// way Cilium's `PortRangeToMaskedPorts` splits a range. `0..=65535` is one block of every port.
 pub fn port_blocks(first: u16, last: u16) -> Vec<(u16, u8)> {
@@ -116,11 +69,62 @@ pub fn port_blocks(first: u16, last: u16) -> Vec<(u16, u8)> {
     blocks
 }
 
-/// The (protocol, first port, fixed bits) triples an entry's L4 becomes.
-fn l4_blocks(l4: &L4Match) -> Vec<(u8, u16, u8)> {
+/// A protocol and port block of a key: protocol (0: every protocol, an L3-only key), the first
+/// port of the block and the number of fixed port bits (0: every port; 16: one port).
+type Block = (u8, u16, u8);
+
+/// The L3-only block.
+const L3_ONLY: Block = (0, 0, 0);
+
+/// The blocks an entry's L4 becomes.
+fn l4_blocks(l4: &L4Match) -> Vec<Block> {
     match l4 {
-        L4Match::Any => vec![(0, 0, 0)],
+        L4Match::Any => vec![L3_ONLY],
         L4Match::Protocol { protocol, ports } => port_blocks(ports.first(), ports.last()).into_iter().map(|(port, bits)| (protocol.0, port, bits)).collect(),
+    }
+}
+
+/// The blocks that hold every packet `block` holds, other than `block` itself: the L3-only
+/// block, and the same protocol's blocks with fewer fixed bits that contain the port.
+fn broader_blocks(block: Block) -> Vec<Block> {
+    let (protocol, port, bits) = block;
+    if protocol == 0 {
+        return Vec::new();
+    }
+    let mut blocks = vec![L3_ONLY];
+    for fewer in 0..bits {
+        let mask = if fewer == 0 { 0 } else { u16::MAX << (16 - u32::from(fewer)) };
+        blocks.push((protocol, port & mask, fewer));
+    }
+    blocks
+}
+
+/// The remote identities of the keys of one block and verdict: identity 0 (any), and the
+/// identity sets of the entries (not merged: most blocks have one).
+#[derive(Default)]
+struct BlockPeers<'p> {
+    any: bool,
+    sets: Vec<&'p BTreeSet<NumericIdentity>>,
+}
+
+impl BlockPeers<'_> {
+    fn contains(&self, identity: NumericIdentity) -> bool {
+        self.sets.iter().any(|set| set.contains(&identity))
+    }
+
+    /// How many distinct identities (other than 0, which is `any`) satisfy `keep`.
+    fn count_distinct(&self, keep: impl Fn(NumericIdentity) -> bool) -> usize {
+        let specific = |identity: &&NumericIdentity| identity.0 != 0;
+        match self.sets.as_slice() {
+            [] => 0,
+            [set] => set.iter().filter(specific).filter(|identity| keep(**identity)).count(),
+            sets => {
+                let mut all: Vec<NumericIdentity> = sets.iter().flat_map(|set| set.iter()).filter(specific).copied().collect();
+                all.sort_unstable();
+                all.dedup();
+                all.into_iter().filter(|identity| keep(*identity)).count()
+            }
+        }
     }
 }
 
@@ -134,45 +138,80 @@ fn entry_key_count(entry: &PolicyEntry) -> usize {
 }
 
 /// The number of policy map keys of one direction of an endpoint.
+///
+/// Counted per protocol and port block rather than key by key: per block, the distinct remote
+/// identities of its allow and deny keys, less the keys a deny covers (a deny key covers the keys
+/// of its identity, or of every identity for identity 0, in its block and in narrower ones).
 pub fn direction_key_count(policy: &DirectionPolicy) -> usize {
     if !policy.enforced {
         return 1;
     }
-    let mut allows: Vec<Key> = Vec::new();
-    let mut denies: Vec<Key> = Vec::new();
+    let mut allows: BTreeMap<Block, BlockPeers<'_>> = BTreeMap::new();
+    let mut denies: BTreeMap<Block, BlockPeers<'_>> = BTreeMap::new();
     for entry in &policy.entries {
-        let keys = if entry.verdict == RuleVerdict::Deny { &mut denies } else { &mut allows };
-        let blocks = l4_blocks(&entry.l4);
-        let mut add = |identity: u32| {
-            for (protocol, port, port_bits) in &blocks {
-                keys.push(Key { identity, protocol: *protocol, port: *port, port_bits: *port_bits });
+        let blocks = if entry.verdict == RuleVerdict::Deny { &mut denies } else { &mut allows };
+        for block in l4_blocks(&entry.l4) {
+            match &entry.peers {
+                Peers::Any => blocks.entry(block).or_default().any = true,
+                Peers::Identities(identities) if identities.is_empty() => {}
+                Peers::Identities(identities) => {
+                    let peers = blocks.entry(block).or_default();
+                    peers.any |= identities.contains(&NumericIdentity::ANY);
+                    peers.sets.push(identities);
+                }
             }
-        };
-        match &entry.peers {
-            Peers::Any => add(0),
-            Peers::Identities(identities) => identities.iter().for_each(|identity| add(identity.0)),
         }
     }
     if !policy.default_deny {
-        allows.push(Key { identity: 0, protocol: 0, port: 0, port_bits: 0 });
+        allows.entry(L3_ONLY).or_default().any = true;
     }
-    allows.sort_unstable();
-    allows.dedup();
-    denies.sort_unstable();
-    denies.dedup();
-    if denies.is_empty() {
-        return allows.len();
+    let mut count = 0;
+    // Deny keys: one not covered by another deny (a broader block of its identity or of any
+    // identity, or its own block's any-identity key).
+    for (block, peers) in &denies {
+        let broader: Vec<&BlockPeers<'_>> = broader_blocks(*block).iter().filter_map(|broader| denies.get(broader)).collect();
+        if broader.iter().any(|other| other.any) {
+            continue;
+        }
+        if peers.any {
+            count += 1;
+            continue;
+        }
+        count += peers.count_distinct(|identity| !broader.iter().any(|other| other.contains(identity)));
     }
-    // Equal keys merge (the deny wins); a deny covered by another deny is not inserted; an allow
-    // covered by a deny is removed.
-    let kept_denies = denies.iter().filter(|key| !key.covered_by(&denies)).count();
-    let kept_allows = allows.iter().filter(|key| denies.binary_search(key).is_err() && !key.covered_by(&denies)).count();
-    kept_denies + kept_allows
+    // Allow keys: one not covered by a deny of its block or a broader one (a key equal to a deny
+    // key merges into it, and counts as the deny).
+    for (block, peers) in &allows {
+        let mut covering: Vec<&BlockPeers<'_>> = broader_blocks(*block).iter().filter_map(|broader| denies.get(broader)).collect();
+        covering.extend(denies.get(block));
+        if covering.iter().any(|other| other.any) {
+            continue;
+        }
+        if peers.any {
+            count += 1;
+        }
+        count += peers.count_distinct(|identity| !covering.iter().any(|other| other.contains(identity)));
+    }
+    count
 }
 
 /// The number of policy map keys of an endpoint (both directions share one map).
 pub fn endpoint_key_count(endpoint: &Endpoint) -> usize {
     direction_key_count(&endpoint.ingress) + direction_key_count(&endpoint.egress)
+}
+
+/// The number of policy map keys of every endpoint of `ir`, in the order of its endpoints.
+/// Endpoints with equal policies are counted once.
+pub fn endpoint_key_counts(ir: &PolicyIr) -> Vec<usize> {
+    let groups = super::group_policies(ir);
+    let mut counts = vec![0; ir.endpoints.len()];
+    for group in &groups {
+        let count = direction_key_count(group.policy);
+        for endpoint in &group.endpoints {
+            counts[*endpoint] += count;
+        }
+    }
+    counts
 }
 
 /// `pod `prod/web-1`` or `node `node-a``.
@@ -208,7 +247,10 @@ pub(crate) fn check(resolved: &Resolved<'_>, limit: usize, diagnostics: &mut Vec
         let (ingress, egress) = (counts[pair[0]], counts[pair[1]]);
         let total = ingress + egress;
         let first = &endpoints[members[0]];
-        let mut message = format!("the policy map of {} would need {total} entries ({ingress} ingress, {egress} egress), more than the limit of {limit}", describe_endpoint(first));
+        let mut message = format!(
+            "the policy map of {} would need {total} entries ({ingress} ingress, {egress} egress), more than the limit of {limit}",
+            describe_endpoint(first)
+        );
         if members.len() > 1 {
             message = format!(
                 "the policy maps of {} and {} other endpoints with the same policy would need {total} entries each ({ingress} ingress, {egress} egress), more than the limit of {limit}",
@@ -291,6 +333,71 @@ mod tests {
             auth: None,
             pending_fqdns: Vec::new(),
             origin: RuleOrigin::Implicit(polc_ir::ImplicitRule::AllowLocalhost),
+        }
+    }
+
+    /// Key by key, the way the agent's map computation goes: every key, equal keys merged (a
+    /// deny wins), denies covered by other denies dropped, allows covered by denies dropped.
+    fn naive_count(policy: &DirectionPolicy) -> usize {
+        if !policy.enforced {
+            return 1;
+        }
+        // (identity, protocol, port, fixed bits) → deny.
+        let mut keys: BTreeMap<(u32, u8, u16, u8), bool> = BTreeMap::new();
+        for entry in &policy.entries {
+            let identities: Vec<u32> = match &entry.peers {
+                Peers::Any => vec![0],
+                Peers::Identities(identities) => identities.iter().map(|identity| identity.0).collect(),
+            };
+            for identity in identities {
+                for (protocol, port, bits) in l4_blocks(&entry.l4) {
+                    *keys.entry((identity, protocol, port, bits)).or_insert(false) |= entry.verdict == RuleVerdict::Deny;
+                }
+            }
+        }
+        if !policy.default_deny {
+            keys.entry((0, 0, 0, 0)).or_insert(false);
+        }
+        let covers = |wide: &(u32, u8, u16, u8), narrow: &(u32, u8, u16, u8)| {
+            let mask = if wide.3 == 0 { 0 } else { u16::MAX << (16 - u32::from(wide.3)) };
+            wide != narrow && (wide.0 == 0 || wide.0 == narrow.0) && (wide.1 == 0 || (wide.1 == narrow.1 && wide.3 <= narrow.3 && narrow.2 & mask == wide.2))
+        };
+        let denies: Vec<(u32, u8, u16, u8)> = keys.iter().filter(|(_, deny)| **deny).map(|(key, _)| *key).collect();
+        keys.keys().filter(|key| !denies.iter().any(|deny| covers(deny, key))).count()
+    }
+
+    #[test]
+    fn the_block_count_equals_the_key_by_key_count() {
+        // A small deterministic generator (xorshift) of policies mixing every case: any peer,
+        // overlapping identity sets, L3-only, whole protocols, ranges, denies, default-deny.
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = |bound: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % bound
+        };
+        for _ in 0..500 {
+            let mut entries = Vec::new();
+            for _ in 0..next(8) {
+                let verdict = if next(3) == 0 { RuleVerdict::Deny } else { RuleVerdict::Allow };
+                let peers: Vec<u32> = (0..next(4)).map(|_| 300 + next(5) as u32).collect();
+                let l4 = match next(5) {
+                    0 => L4Match::Any,
+                    1 => L4Match::protocol(Protocol::UDP, PortRange::ALL),
+                    _ => {
+                        let first = 8000 + next(64) as u16;
+                        L4Match::protocol(if next(4) == 0 { Protocol::UDP } else { Protocol::TCP }, PortRange::new(first, first + next(40) as u16))
+                    }
+                };
+                let mut new = entry(verdict, &peers, l4);
+                if next(6) == 0 {
+                    new.peers = Peers::Any;
+                }
+                entries.push(new);
+            }
+            let policy = DirectionPolicy { enforced: next(10) != 0, default_deny: next(3) != 0, entries, selected_by: Vec::new() };
+            assert_eq!(direction_key_count(&policy), naive_count(&policy), "{policy:?}");
         }
     }
 

@@ -108,12 +108,11 @@ fn peer_covers(wide: &Peer, narrow: &Peer, cluster: &str) -> bool {
         (Peer::Entity(Entity::World), Peer::Cidr { .. } | Peer::Fqdn(_)) => true,
         // `cluster` holds every pod of the local cluster, which is what such a selector names.
         (Peer::Entity(Entity::Cluster), Peer::Selector(narrow)) => {
-            let local = Requirement { source: Some("k8s".to_owned()), key: CLUSTER.to_owned(), operator: Operator::In([cluster.to_owned()].into_iter().collect()) };
+            let local =
+                Requirement { source: Some("k8s".to_owned()), key: CLUSTER.to_owned(), operator: Operator::In([cluster.to_owned()].into_iter().collect()) };
             narrow.requirements.iter().any(|given| requirement_implies(given, &local))
         }
-        (Peer::Cidr { prefix: wide_prefix, except: wide_except }, Peer::Cidr { prefix, except }) => {
-            cidr_covers((wide_prefix, wide_except), (prefix, except))
-        }
+        (Peer::Cidr { prefix: wide_prefix, except: wide_except }, Peer::Cidr { prefix, except }) => cidr_covers((wide_prefix, wide_except), (prefix, except)),
         (Peer::Fqdn(wide), Peer::Fqdn(narrow)) => wide == narrow,
         (Peer::Nodes(wide), Peer::Nodes(narrow)) => wide.requirements.is_empty() || wide == narrow,
         // A node peer selects `remote-node` at most.
@@ -127,7 +126,11 @@ fn peer_covers(wide: &Peer, narrow: &Peer, cluster: &str) -> bool {
 enum PortAtom<'a> {
     /// No L4 given: everything.
     Any,
-    One { protocol: Protocol, port: &'a PortValue, l7: Option<&'a L7Rules> },
+    One {
+        protocol: Protocol,
+        port: &'a PortValue,
+        l7: Option<&'a L7Rules>,
+    },
 }
 
 fn port_atoms(ports: &PortSpec) -> Vec<PortAtom<'_>> {
@@ -155,9 +158,9 @@ fn ports_cover(wide: &PortSpec, atom: &PortAtom<'_>) -> bool {
         (PortSpec::All, PortAtom::Any) => true,
         (PortSpec::All, PortAtom::One { l7, .. }) => l7.is_none(),
         (PortSpec::Items(_), PortAtom::Any) => false,
-        (PortSpec::Items(items), PortAtom::One { protocol, port, l7 }) => items
-            .iter()
-            .any(|item| item.protocols.contains(protocol) && item.l7.as_ref() == *l7 && port_value_covers(&item.port, port)),
+        (PortSpec::Items(items), PortAtom::One { protocol, port, l7 }) => {
+            items.iter().any(|item| item.protocols.contains(protocol) && item.l7.as_ref() == *l7 && port_value_covers(&item.port, port))
+        }
     }
 }
 
@@ -210,18 +213,13 @@ fn peers_intersect(first: &Peers, second: &Peers) -> bool {
 fn entry_covered(entry: &PolicyEntry, allows: &[(usize, &PolicyEntry)]) -> bool {
     let differing = allows.iter().any(|(_, other)| {
         let shares_fqdns = !entry.pending_fqdns.is_empty() && (matches!(other.peers, Peers::Any) || !other.pending_fqdns.is_empty());
-        (other.l7 != entry.l7 || other.auth != entry.auth)
-            && l4_overlaps(&other.l4, &entry.l4)
-            && (peers_intersect(&other.peers, &entry.peers) || shares_fqdns)
+        (other.l7 != entry.l7 || other.auth != entry.auth) && l4_overlaps(&other.l4, &entry.l4) && (peers_intersect(&other.peers, &entry.peers) || shares_fqdns)
     });
     if differing {
         return false;
     }
-    let candidates: Vec<&PolicyEntry> = allows
-        .iter()
-        .map(|(_, other)| *other)
-        .filter(|other| other.l7 == entry.l7 && other.auth == entry.auth && l4_covers(&other.l4, &entry.l4))
-        .collect();
+    let candidates: Vec<&PolicyEntry> =
+        allows.iter().map(|(_, other)| *other).filter(|other| other.l7 == entry.l7 && other.auth == entry.auth && l4_covers(&other.l4, &entry.l4)).collect();
     let any = candidates.iter().any(|other| matches!(other.peers, Peers::Any));
     // The addresses `toFQDNs` names would select once DNS answers are seen.
     let fqdns_covered =
@@ -278,7 +276,9 @@ pub(crate) fn check(resolved: &Resolved<'_>, shadowed: &BTreeSet<usize>, diagnos
         if covering.is_empty() {
             continue;
         }
-        if rule.default_deny && !others.iter().any(|(_, other)| other.default_deny && other.direction == rule.direction && subject_covers(&other.subject, &rule.subject)) {
+        if rule.default_deny
+            && !others.iter().any(|(_, other)| other.default_deny && other.direction == rule.direction && subject_covers(&other.subject, &rule.subject))
+        {
             continue;
         }
         // On resolved policy, for every endpoint it selects.
