@@ -4,9 +4,14 @@
 //! cluster and NEW the files of a repository (a side without pods borrows the other side's
 //! inventory; see `--inventory`).
 //!
+//! `polc diff BUNDLE --live BPFFS_DIR` compares a compiled bundle with the maps a running agent
+//! has live ([`live`]).
+//!
 //! Exit code 0 when nothing changes, 1 when something does, 2 on error (usage, IO, or inputs
 //! with errors), like `diff` and `kubectl diff`. `--format human|json|markdown`; markdown is
 //! meant for a pull-request comment. `docs/diff.md` explains how to read the output.
+
+mod live;
 
 use std::fmt::Write;
 use std::path::PathBuf;
@@ -65,6 +70,9 @@ pub struct Args {
     /// Compare the bundle OLD_PATH with the maps a running agent pinned under this bpffs directory
     #[arg(long, value_name = "BPFFS_DIR")]
     pub live: Option<PathBuf>,
+    /// With `--live`: the node section of the bundle to compare (default: the bundle's only node)
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
     /// Which inventory (pods, namespaces, nodes, services) each side is evaluated against
     #[arg(long, value_enum, value_name = "WHICH", default_value_t = InventoryArg::Auto)]
     pub inventory: InventoryArg,
@@ -181,11 +189,14 @@ impl MapEntrySource for EbpfEntries {
 }
 
 pub fn run(args: &Args) -> Result<Exit, Failure> {
+    if args.node.is_some() && args.live.is_none() {
+        return Err(Failure::new("`--node` chooses the bundle's node for `--live`; without `--live` both sides are compiled for every node"));
+    }
     if let Some(bpffs) = &args.live {
-        return Err(Failure::new(format!(
-            "diffing against the maps pinned under `{}` needs the bundle reader and the runtime agent, which polc does not have yet; diff two sets of inputs with `--against`",
-            bpffs.display()
-        )));
+        let [bundle] = args.old.as_slice() else {
+            return Err(Failure::new("`--live` compares one bundle: give its directory as the only path"));
+        };
+        return live::run(bundle, bpffs, args.node.as_deref(), args.format);
     }
     let both = load_both(args)?;
     let mut has_errors = false;
@@ -217,9 +228,11 @@ pub fn run(args: &Args) -> Result<Exit, Failure> {
         return Ok(Exit::Failure);
     }
     if args.format == DiffFormat::Human {
-        for side_lowered in &lowered {
-            report_warnings(&both.sources, &side_lowered.diagnostics);
-        }
+        // Inputs both sides share give the same warnings twice: show them once.
+        let mut warnings: Vec<Diagnostic> = lowered.iter().flat_map(|side| side.diagnostics.iter().cloned()).collect();
+        sort_diagnostics(&mut warnings);
+        warnings.dedup();
+        report_warnings(&both.sources, &warnings);
     }
     let mut notes = Vec::new();
     for (side, source) in inventory_sources.iter().enumerate() {

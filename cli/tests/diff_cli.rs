@@ -167,10 +167,15 @@ fn errors_exit_2() {
 }
 
 #[test]
-fn a_live_node_needs_the_bundle_reader() {
-    let output = polc(&["diff", "bundle", "--live", "/sys/fs/bpf/polc"]);
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(stderr(&output).contains("--against"), "{}", stderr(&output));
+fn live_diff_usage_errors_exit_2() {
+    // A bundle that does not exist, two bundles, and `--node` without `--live`.
+    let missing = polc(&["diff", "tests/golden/diff/no-bundle", "--live", "/sys/fs/bpf"]);
+    assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
+    assert!(stderr(&missing).contains("cannot use bundle"), "{}", stderr(&missing));
+    let two = polc(&["diff", "a", "b", "--live", "/sys/fs/bpf"]);
+    assert_eq!(two.status.code(), Some(2));
+    assert!(stderr(&two).contains("one bundle"), "{}", stderr(&two));
+    assert_eq!(polc(&["diff", BASIC, "--against", BASIC, "--node", "node-a"]).status.code(), Some(2));
 }
 
 #[test]

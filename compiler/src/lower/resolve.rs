@@ -132,6 +132,9 @@ impl<'a> PeerResolver<'a> {
         }
         fqdns.sort();
         fqdns.dedup();
+        // Rebuilt from sorted order, the set's tree nodes are full; every endpoint the rule
+        // selects gets a copy of it, so this halves the memory the IR's identity sets take.
+        let set: BTreeSet<NumericIdentity> = set.into_iter().collect();
         ResolvedPeers { peers: Peers::Identities(set), fqdns }
     }
 }

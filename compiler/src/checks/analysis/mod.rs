@@ -124,25 +124,40 @@ impl<'a> Resolved<'a> {
     }
 }
 
-fn policy_hash(direction: Direction, policy: &DirectionPolicy) -> u64 {
+/// A cheap fingerprint of a direction's policy: equal policies have equal fingerprints (whole
+/// identity sets are not hashed, only their sizes and ends; equality is checked in full).
+fn policy_fingerprint(direction: Direction, policy: &DirectionPolicy) -> u64 {
     let mut hasher = std::hash::DefaultHasher::new();
     direction.hash(&mut hasher);
     policy.enforced.hash(&mut hasher);
     policy.default_deny.hash(&mut hasher);
-    policy.entries.hash(&mut hasher);
-    policy.selected_by.hash(&mut hasher);
+    policy.entries.len().hash(&mut hasher);
+    for entry in &policy.entries {
+        entry.verdict.hash(&mut hasher);
+        entry.l4.hash(&mut hasher);
+        entry.origin.location().hash(&mut hasher);
+        match &entry.peers {
+            polc_ir::Peers::Any => 0usize.hash(&mut hasher),
+            polc_ir::Peers::Identities(identities) => {
+                (identities.len() + 1).hash(&mut hasher);
+                identities.first().hash(&mut hasher);
+                identities.last().hash(&mut hasher);
+            }
+        }
+    }
+    policy.selected_by.len().hash(&mut hasher);
     hasher.finish()
 }
 
 /// Groups every endpoint's policy in each direction by equal content, in the order of first
 /// appearance (ingress and egress groups interleaved by endpoint).
-fn group_policies(ir: &PolicyIr) -> Vec<PolicyGroup<'_>> {
+pub(crate) fn group_policies(ir: &PolicyIr) -> Vec<PolicyGroup<'_>> {
     let mut groups: Vec<PolicyGroup<'_>> = Vec::new();
     let mut by_hash: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
     for (index, endpoint) in ir.endpoints.iter().enumerate() {
         for direction in [Direction::Ingress, Direction::Egress] {
             let policy = endpoint.policy(direction);
-            let candidates = by_hash.entry(policy_hash(direction, policy)).or_default();
+            let candidates = by_hash.entry(policy_fingerprint(direction, policy)).or_default();
             match candidates.iter().find(|group| groups[**group].direction == direction && groups[**group].policy == policy) {
                 Some(group) => groups[*group].endpoints.push(index),
                 None => {
