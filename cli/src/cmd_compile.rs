@@ -201,6 +201,28 @@ mod tests {
     }
 
     #[test]
+    fn the_agent_accepts_every_node_of_a_compiled_bundle() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let output = dir.path().join("bundle");
+        let inputs: Vec<String> = ["inventory", "cilium-policy/l7-http.yaml", "cilium-policy/deny.yaml", "cilium-policy/clusterwide-host-firewall.yaml"]
+            .iter()
+            .map(|path| examples().join(path).display().to_string())
+            .collect();
+        let mut words: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        let target = output.display().to_string();
+        words.extend(["-o", target.as_str()]);
+        assert_eq!(run(&args(&words)).expect("compiles"), Exit::Clean);
+        let bundle = polc_ebpf::bundle::read_bundle(&output).expect("a valid bundle");
+        for node in &bundle.manifest().nodes {
+            let plan = polc_agent::contract::plan(&bundle, Some(&node.name), &polc_agent::Limits::default())
+                .unwrap_or_else(|error| panic!("node `{}`: the agent refuses the bundle: {error}", node.name));
+            assert_eq!(plan.endpoints.len(), node.endpoints.len());
+            assert!(plan.endpoints.iter().any(|endpoint| endpoint.name == "host"), "the node itself is an endpoint");
+            assert!(!plan.maps.contains_key(polc_ebpf::compile::RULE_ORIGINS_MAP), "metadata maps are never loaded");
+        }
+    }
+
+    #[test]
     fn node_selection_and_limits() {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let inventory = examples().join("inventory").display().to_string();
