@@ -9,7 +9,8 @@
 //! through `/proc/self/clear_refs` before lowering, where the kernel allows it).
 //!
 //! Run with `cargo bench -p polc-compiler --bench large_cluster`. `POLC_BENCH_RUNS=N` lowers N
-//! times (default 3) and reports each time; the peak of lowering is taken on the first run.
+//! times (default 3) and reports each time (wall and CPU); the peak of lowering is taken on the
+//! first run. With `POLC_BENCH_DUMP=DIR` the inputs are also written to `DIR`.
 
 #[path = "support/cluster.rs"]
 #[allow(dead_code)]
@@ -50,6 +51,7 @@ fn main() {
     let inventory = cluster::inventory(&shape);
     let policies = cluster::policies(&shape);
     let generate_time = started.elapsed();
+    cluster::dump_if_asked(&inventory, &policies);
     let mut sources = SourceMap::new();
     // Files of at most a few MiB, as a `kubectl get` dump split per resource would give.
     for (name, text) in [("inventory", &inventory), ("policies", &policies)] {
@@ -84,17 +86,23 @@ fn main() {
     let options = LowerOptions::default();
     let reset = reset_peak();
     let mut times = Vec::new();
+    let mut cpu_times = Vec::new();
     let mut peak_lowering = None;
     let mut summary = String::new();
     for run in 0..runs {
         let started = Instant::now();
+        let cpu_before = cluster::process_cpu_time();
         let lowered = lower(&parsed.objects, &options);
         times.push(started.elapsed());
+        if let (Some(before), Some(after)) = (cpu_before, cluster::process_cpu_time()) {
+            cpu_times.push(after - before);
+        }
         if run == 0 {
             peak_lowering = status_kib("VmHWM:");
             let endpoints = lowered.ir.endpoints.len();
             let pods = lowered.ir.endpoints.iter().filter(|endpoint| !endpoint.is_host()).count();
             let identities = lowered.ir.identities.iter().filter(|identity| identity.kind == polc_ir::IdentityKind::Endpoint).count();
+            let cidr_identities = lowered.ir.identities.iter().filter(|identity| matches!(identity.kind, polc_ir::IdentityKind::Cidr { .. })).count();
             let entries: usize = lowered.ir.endpoints.iter().map(|endpoint| endpoint.ingress.entries.len() + endpoint.egress.entries.len()).sum();
             let keys = endpoint_key_counts(&lowered.ir);
             let policies = parsed
@@ -108,7 +116,7 @@ fn main() {
             }
             let codes: Vec<String> = codes.iter().map(|(code, count)| format!("\"{code}\":{count}")).collect();
             summary = format!(
-                "\"policies\":{policies},\"pods\":{pods},\"identities\":{identities},\"endpoints\":{endpoints},\"entries\":{entries},\"mapKeysTotal\":{},\"mapKeysMax\":{},\"findings\":{{{}}}",
+                "\"policies\":{policies},\"pods\":{pods},\"identities\":{identities},\"cidrIdentities\":{cidr_identities},\"endpoints\":{endpoints},\"entries\":{entries},\"mapKeysTotal\":{},\"mapKeysMax\":{},\"findings\":{{{}}}",
                 keys.iter().sum::<usize>(),
                 keys.iter().max().copied().unwrap_or(0),
                 codes.join(",")
@@ -117,12 +125,14 @@ fn main() {
         drop(lowered);
     }
     let lower_ms: Vec<String> = times.iter().map(|time| time.as_millis().to_string()).collect();
+    let lower_cpu_ms: Vec<String> = cpu_times.iter().map(|time| time.as_millis().to_string()).collect();
     println!(
-        "{{\"bench\":\"large_cluster\",{summary},\"inputBytes\":{input_bytes},\"files\":{},\"generateMs\":{},\"parseMs\":{},\"lowerMs\":[{}],\"peakRssAfterParseMiB\":{},\"rssBeforeLowerMiB\":{},\"peakRssDuringLowerMiB\":{},\"peakReset\":{reset},\"peakRssMiB\":{}}}",
+        "{{\"bench\":\"large_cluster\",{summary},\"inputBytes\":{input_bytes},\"files\":{},\"generateMs\":{},\"parseMs\":{},\"lowerMs\":[{}],\"lowerCpuMs\":[{}],\"peakRssAfterParseMiB\":{},\"rssBeforeLowerMiB\":{},\"peakRssDuringLowerMiB\":{},\"peakReset\":{reset},\"peakRssMiB\":{}}}",
         sources.len(),
         generate_time.as_millis(),
         parse_time.as_millis(),
         lower_ms.join(","),
+        lower_cpu_ms.join(","),
         mib(peak_after_parse),
         mib(resident_before_lower),
         mib(peak_lowering),

@@ -5,6 +5,7 @@
 //! Shared by `compiler/benches/resolve.rs` and `compiler/benches/large_cluster.rs`.
 
 use std::fmt::Write;
+use std::time::Duration;
 
 /// The shape of one synthetic cluster.
 #[derive(Clone, Copy, Debug)]
@@ -128,7 +129,7 @@ fn policy(shape: &Shape, index: usize) -> String {
         1 => out.push_str("      - {port: http, protocol: TCP}\n"),
         2 => {
             let first = 10_000 + (index % 50) * 100;
-            let _ = write!(out, "      - {{port: \"{first}\", endPort: {}, protocol: TCP}}\n", first + 99);
+            let _ = writeln!(out, "      - {{port: \"{first}\", endPort: {}, protocol: TCP}}", first + 99);
         }
         _ => out.push_str("      - {port: \"9090\"}\n"),
     }
@@ -148,14 +149,14 @@ fn policy(shape: &Shape, index: usize) -> String {
         2 => out.push_str("  - toEntities: [world]\n    toPorts: [{ports: [{port: \"443\", protocol: TCP}]}]\n"),
         _ => {}
     }
-    if index % 7 == 0 {
+    if index.is_multiple_of(7) {
         let _ = write!(
             out,
             "  ingressDeny:\n  - fromEndpoints: [{{matchLabels: {{tier: tier-{}}}}}]\n    toPorts: [{{ports: [{{port: \"22\", protocol: TCP}}]}}]\n",
             (index + 4) % 5
         );
     }
-    if index % 11 == 0 {
+    if index.is_multiple_of(11) {
         let _ = write!(out, "  egressDeny:\n  - toCIDR: [172.{}.{}.64/26]\n", 16 + index % 16, index % 200);
     }
     out
@@ -188,4 +189,30 @@ pub fn policies(shape: &Shape) -> String {
         out.push_str(&clusterwide(index));
     }
     out
+}
+
+/// The process's CPU time so far (user + system, all threads), from `/proc/self/stat`, whose
+/// clock ticks are 10 ms; `None` where the platform does not say. Steadier than wall time on a
+/// shared machine.
+pub fn process_cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name is in parentheses and may hold spaces; utime and stime follow it as the
+    // 12th and 13th fields.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// Writes the inputs of `shape` as `inventory.yaml` and `policies.yaml` into the directory named
+/// by `POLC_BENCH_DUMP`, when it is set, so that they can be given to `polc lint` or `polc test`.
+pub fn dump_if_asked(inventory: &str, policies: &str) {
+    let Some(directory) = std::env::var_os("POLC_BENCH_DUMP") else { return };
+    let directory = std::path::PathBuf::from(directory);
+    let written = std::fs::create_dir_all(&directory)
+        .and_then(|()| std::fs::write(directory.join("inventory.yaml"), inventory))
+        .and_then(|()| std::fs::write(directory.join("policies.yaml"), policies));
+    match written {
+        Ok(()) => eprintln!("inputs written to {}", directory.display()),
+        Err(error) => eprintln!("cannot write the inputs to {}: {error}", directory.display()),
+    }
 }

@@ -120,4 +120,39 @@ mod tests {
             assert_eq!(index.select(selector), expected, "{selector:?}");
         }
     }
+
+    #[test]
+    fn generated_selectors_select_the_same_through_the_index() {
+        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = |bound: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % bound) as usize
+        };
+        const SOURCES: [&str; 3] = ["k8s", "reserved", "cidr"];
+        const KEYS: [&str; 4] = ["app", "tier", "io.kubernetes.pod.namespace", "world"];
+        const VALUES: [&str; 4] = ["", "a", "b", "c"];
+        let sets: Vec<BTreeSet<Label>> =
+            (0..60).map(|_| (0..next(5)).map(|_| Label::new(SOURCES[next(3)], KEYS[next(4)], VALUES[next(4)])).collect()).collect();
+        let index = LabelIndex::new(sets.iter());
+        for _ in 0..2000 {
+            let requirements = (0..next(4))
+                .map(|_| {
+                    let values: BTreeSet<String> = (0..next(3)).map(|_| VALUES[next(4)].to_owned()).collect();
+                    let operator = match next(4) {
+                        0 => Operator::In(values),
+                        1 => Operator::NotIn(values),
+                        2 => Operator::Exists,
+                        _ => Operator::DoesNotExist,
+                    };
+                    let source = if next(3) == 0 { None } else { Some(SOURCES[next(3)].to_owned()) };
+                    Requirement { source, key: KEYS[next(4)].to_owned(), operator }
+                })
+                .collect();
+            let selector = Selector { requirements };
+            let expected: Vec<u32> = (0..sets.len() as u32).filter(|position| selector.matches(&sets[*position as usize])).collect();
+            assert_eq!(index.select(&selector), expected, "{selector:?}");
+        }
+    }
 }

@@ -179,18 +179,26 @@ fn peers_of(rule: &RuleEntry) -> &[Peer] {
 fn covered_as_written(rule: &RuleEntry, others: &[(usize, &RuleEntry)], cluster: &str) -> Option<BTreeSet<usize>> {
     let candidates: Vec<(usize, &RuleEntry, &[Peer])> = others
         .iter()
-        .filter(|(_, other)| {
-            other.verdict == RuleVerdict::Allow && other.direction == rule.direction && other.auth == rule.auth && subject_covers(&other.subject, &rule.subject)
-        })
+        .filter(|(_, other)| other.verdict == RuleVerdict::Allow && other.direction == rule.direction && other.auth == rule.auth)
         .map(|(index, other)| (*index, *other, peers_of(other)))
         .collect();
+    // Whether each candidate's subject covers the rule's, worked out only for the candidates
+    // whose peers and ports cover something (the comparison of selectors is the costly part).
+    let mut subjects: Vec<Option<bool>> = vec![None; candidates.len()];
     let mut covering = BTreeSet::new();
     for peer in peers_of(rule) {
         for atom in port_atoms(&rule.ports) {
-            let found = candidates
-                .iter()
-                .find(|(_, other, other_peers)| ports_cover(&other.ports, &atom) && other_peers.iter().any(|wide| peer_covers(wide, peer, cluster)))?;
-            covering.insert(found.0);
+            let mut found = None;
+            for (position, (index, other, other_peers)) in candidates.iter().enumerate() {
+                if !ports_cover(&other.ports, &atom) || !other_peers.iter().any(|wide| peer_covers(wide, peer, cluster)) {
+                    continue;
+                }
+                if *subjects[position].get_or_insert_with(|| subject_covers(&other.subject, &rule.subject)) {
+                    found = Some(*index);
+                    break;
+                }
+            }
+            covering.insert(found?);
         }
     }
     Some(covering)
