@@ -2,62 +2,11 @@
 //! the precise code, line and help; the correct ones, and every corrected version under
 //! `policies/examples/networking/`, lint clean.
 
-use std::path::{Path, PathBuf};
-
 use polc_compiler::diag::Severity;
-use polc_compiler::frontend::{Options, parse};
-use polc_compiler::source::SourceMap;
+use std::path::PathBuf;
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// `shared/talk-examples`, or `None` (the test then says it is skipped).
-fn talk_examples_dir() -> Option<PathBuf> {
-    let from_corpus = std::env::var_os("POLC_CORPUS").map(|corpus| PathBuf::from(corpus).join("../talk-examples"));
-    let candidates = from_corpus.into_iter().chain([workspace_root().join("../shared/talk-examples")]);
-    for candidate in candidates {
-        if candidate.join("000-01-ciliumbgppeeringpolicy.yaml").is_file() {
-            return Some(candidate);
-        }
-    }
-    eprintln!("skipped: the talk examples are absent (looked in ../shared/talk-examples and $POLC_CORPUS/../talk-examples)");
-    None
-}
-
-/// One finding: code, severity, 1-based line, message, help.
-#[derive(Debug)]
-struct Finding {
-    code: &'static str,
-    severity: Severity,
-    line: u32,
-    message: String,
-    help: Option<String>,
-}
-
-fn lint_files(paths: &[PathBuf]) -> Vec<Finding> {
-    let mut sources = SourceMap::default();
-    for path in paths {
-        let text = std::fs::read_to_string(path).unwrap_or_else(|error| panic!("reading {}: {error}", path.display()));
-        sources.add(path.display().to_string(), text);
-    }
-    parse(&sources, &Options::default())
-        .diagnostics
-        .into_iter()
-        .map(|diagnostic| Finding {
-            code: diagnostic.code.id,
-            severity: diagnostic.severity,
-            line: diagnostic.location.as_ref().map_or(0, |location| location.span.start.line),
-            message: diagnostic.message,
-            help: diagnostic.help,
-        })
-        .collect()
-}
-
-fn talk_example(name: &str) -> Option<Vec<Finding>> {
-    let dir = talk_examples_dir()?;
-    Some(lint_files(&[dir.join(name)]))
-}
+mod talk_support;
+use talk_support::{lint_files, talk_example, talk_examples_dir, workspace_root};
 
 #[test]
 fn talk_000_01_neighbors_outside_the_virtual_router() {

@@ -3,59 +3,10 @@
 //! clean. Their corrected versions under `policies/examples/gateway/` are tested in
 //! `gateway_examples.rs`.
 
-use std::path::{Path, PathBuf};
-
 use polc_compiler::diag::Severity;
-use polc_compiler::{Options, SourceMap, parse};
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// `shared/talk-examples`, or `None` (the test then says it is skipped).
-fn talk_examples_dir() -> Option<PathBuf> {
-    let from_corpus = std::env::var_os("POLC_CORPUS").map(|corpus| PathBuf::from(corpus).join("../talk-examples"));
-    for candidate in from_corpus.into_iter().chain([workspace_root().join("../shared/talk-examples")]) {
-        if candidate.join("001-04-httproute.yaml").is_file() {
-            return Some(candidate);
-        }
-    }
-    eprintln!("skipped: the talk examples are absent (looked in ../shared/talk-examples and $POLC_CORPUS/../talk-examples)");
-    None
-}
-
-#[derive(Debug)]
-struct Finding {
-    code: &'static str,
-    severity: Severity,
-    line: u32,
-    message: String,
-    help: Option<String>,
-}
-
-fn lint(paths: &[PathBuf]) -> Vec<Finding> {
-    let mut sources = SourceMap::new();
-    for path in paths {
-        let text = std::fs::read_to_string(path).unwrap_or_else(|error| panic!("reading {}: {error}", path.display()));
-        sources.add(path.display().to_string(), text);
-    }
-    parse(&sources, &Options::default())
-        .diagnostics
-        .into_iter()
-        .map(|diagnostic| Finding {
-            code: diagnostic.code.id,
-            severity: diagnostic.severity,
-            line: diagnostic.location.as_ref().map_or(0, |location| location.span.start.line),
-            message: diagnostic.message,
-            help: diagnostic.help,
-        })
-        .collect()
-}
-
-fn talk_example(name: &str) -> Option<Vec<Finding>> {
-    let dir = talk_examples_dir()?;
-    Some(lint(&[dir.join(name)]))
-}
+mod talk_support;
+use talk_support::{Finding, lint_files, talk_example, talk_examples_dir};
 
 /// Asserts that `finding` reports `field` one level too high in an HTTPRoute, with help
 /// saying it belongs in the rule.
@@ -164,12 +115,12 @@ fn talk_004_00_route_is_clean() {
 fn talk_examples_linted_together_warn_only_about_the_missing_gateway() {
     let Some(dir) = talk_examples_dir() else { return };
     let names = ["000-06-gateway.yaml", "001-02-ingress.yaml", "001-03-gateway.yaml", "001-05-gateway.yaml", "001-09-httproute.yaml", "004-00-httproute.yaml"];
-    let found = lint(&names.iter().map(|name| dir.join(name)).collect::<Vec<_>>());
+    let found = lint_files(&names.iter().map(|name| dir.join(name)).collect::<Vec<_>>());
     let problems: Vec<&Finding> = found.iter().filter(|finding| finding.severity != Severity::Note).collect();
     // 001-09 still has no parents; and 004-00's Gateway `my-cilium-gateway` is not among
     // these inputs, which do hold Gateways of its namespace (`default`, where 001-03 and
     // 001-05 land).
     assert_eq!(problems.iter().map(|finding| finding.code).collect::<Vec<_>>(), ["PLC4104", "PLC4502"], "{problems:#?}");
     assert!(problems[1].message.contains("`default/my-cilium-gateway`"), "{:#?}", problems[1]);
-    assert_clean(&lint(&[dir.join("000-06-gateway.yaml"), dir.join("001-03-gateway.yaml"), dir.join("001-05-gateway.yaml")]));
+    assert_clean(&lint_files(&[dir.join("000-06-gateway.yaml"), dir.join("001-03-gateway.yaml"), dir.join("001-05-gateway.yaml")]));
 }
