@@ -13,8 +13,9 @@
 //!    Allows → allowed; when all of them carry L7 rules the request must match one rule (an
 //!    allow without L7 lets every request through). No match → denied when the direction is
 //!    default-deny, else allowed by the agent's lowest-tier allow-all.
-//! 4. Authentication: `test-always-fail` on a deciding allow drops the flow; `required` allows
-//!    it once mutual authentication succeeds (noted in the verdict).
+//! 4. Authentication: the mode of the policy-map key that decides the flow, as Cilium settles it
+//!    ([`effective_auth`]): `test-always-fail` drops the flow; `required` allows it once mutual
+//!    authentication succeeds (noted in the verdict).
 
 use std::fmt;
 use std::net::IpAddr;
@@ -257,10 +258,105 @@ fn finish(mut rules: Vec<DecidingRule>) -> Vec<DecidingRule> {
     rules
 }
 
-/// The effective authentication of the matching allow entries: an explicit mode wins over no
-/// mode, and the higher auth type wins between explicit modes.
-fn effective_auth(allows: &[&PolicyEntry]) -> Option<AuthMode> {
-    allows.iter().filter_map(|entry| entry.auth).max_by_key(|mode| mode.auth_type())
+/// Cilium's listener priority of an L7 parser (lower is preferred): HTTP 101, DNS 121.
+fn listener_priority(rules: &L7Rules) -> u8 {
+    match rules {
+        L7Rules::Http(_) => 101,
+        L7Rules::Dns(_) => 121,
+    }
+}
+
+/// Where a matching allow sits among Cilium's policy-map keys for this flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct MapKey {
+    /// Identity 0 (`Peers::Any`, found by the L4-only lookup) or the remote identity (the L3 lookup).
+    wildcard: bool,
+    /// How many of the key's protocol and port bits are fixed: 0 for an L3-only entry, 8 for a
+    /// whole protocol, 8 + the port block's prefix length for ports.
+    length: u8,
+}
+
+/// The value Cilium's map holds at one key, as far as authentication goes.
+#[derive(Clone, Copy, Debug)]
+struct KeyValue {
+    /// The precedence tier at priority 0: 1 for a plain allow, 255 − listener priority for a redirect.
+    tier: u8,
+    /// The key's own explicit mode (merged over the entries of the winning tier).
+    explicit: Option<AuthMode>,
+}
+
+fn map_key(entry: &PolicyEntry, port: u16) -> MapKey {
+    let length = match entry.l4 {
+        L4Match::Any => 0,
+        L4Match::Protocol { ports, .. } => 8 + ports.key_prefix_len(port).unwrap_or(16),
+    };
+    MapKey { wildcard: matches!(entry.peers, crate::policy::Peers::Any), length }
+}
+
+fn tier(entry: &PolicyEntry) -> u8 {
+    entry.l7.as_ref().map_or(1, |rules| 255 - listener_priority(rules))
+}
+
+/// The authentication mode that decides a flow the `allows` (every allow entry matching it, no
+/// deny matching) let through, per policy-map key as Cilium's agent and datapath settle it
+/// (`cilium-semantics.md` §3.2, §4):
+///
+/// 1. Entries that fall on the same key merge: the highest precedence tier wins (an L7 redirect
+///    over a plain allow, HTTP over DNS), and among the winners an explicit mode beats none and
+///    the higher auth type beats the lower.
+/// 2. A key without an explicit mode inherits the mode of the most specific covering key of the
+///    same identity that has one.
+/// 3. The datapath looks up the remote identity and identity 0, each giving its most specific
+///    key, and takes identity 0's key when only it matched, when its tier is higher, or when the
+///    tiers are equal and it is more specific.
+/// 4. The chosen key's mode decides, except that a chosen key without an explicit mode of its own
+///    takes the other lookup's auth type when that key has the same tier and a higher type.
+fn effective_auth(allows: &[&PolicyEntry], port: u16) -> Option<AuthMode> {
+    let mut keys: std::collections::BTreeMap<MapKey, KeyValue> = std::collections::BTreeMap::new();
+    for entry in allows {
+        let key = map_key(entry, port);
+        let value = KeyValue { tier: tier(entry), explicit: entry.auth };
+        keys.entry(key)
+            .and_modify(|merged| {
+                if value.tier > merged.tier {
+                    *merged = value;
+                } else if value.tier == merged.tier {
+                    let rank = |mode: Option<AuthMode>| (mode.is_some(), mode.map_or(0, AuthMode::auth_type));
+                    if rank(value.explicit) > rank(merged.explicit) {
+                        merged.explicit = value.explicit;
+                    }
+                }
+            })
+            .or_insert(value);
+    }
+    // The most specific key of each lookup, with its mode after inheritance.
+    let lookup = |wildcard: bool| -> Option<(MapKey, KeyValue, Option<AuthMode>)> {
+        let mut side = keys.iter().filter(|(key, _)| key.wildcard == wildcard).rev();
+        let (key, value) = side.next()?;
+        let mode = value.explicit.or_else(|| side.find_map(|(_, cover)| cover.explicit));
+        Some((*key, *value, mode))
+    };
+    let (chosen, other) = match (lookup(false), lookup(true)) {
+        (None, wildcard) => (wildcard?, None),
+        (Some(l3), None) => (l3, None),
+        (Some(l3), Some(l4)) => {
+            if l4.1.tier > l3.1.tier || (l4.1.tier == l3.1.tier && l4.0.length > l3.0.length) {
+                (l4, Some(l3))
+            } else {
+                (l3, Some(l4))
+            }
+        }
+    };
+    let (_, value, mode) = chosen;
+    let auth_type = |mode: Option<AuthMode>| mode.map_or(0, AuthMode::auth_type);
+    if let Some((_, other_value, other_mode)) = other
+        && value.explicit.is_none()
+        && other_value.tier == value.tier
+        && auth_type(other_mode) > auth_type(mode)
+    {
+        return other_mode;
+    }
+    mode
 }
 
 fn describe_l7_rule(rules: &L7Rules, index: usize) -> String {
@@ -326,7 +422,7 @@ pub fn evaluate_direction(endpoint: &Endpoint, direction: Direction, remote: Num
         }
         return verdict;
     }
-    verdict.auth = effective_auth(&allows);
+    verdict.auth = effective_auth(&allows, flow.port);
     let plain: Vec<&PolicyEntry> = allows.iter().copied().filter(|entry| entry.l7.is_none()).collect();
     let with_l7: Vec<&PolicyEntry> = allows.iter().copied().filter(|entry| entry.l7.is_some()).collect();
     verdict.proxy = !with_l7.is_empty();

@@ -116,6 +116,36 @@ impl PortRange {
     pub fn contains(&self, port: u16) -> bool {
         self.first <= port && port <= self.last
     }
+
+    /// How many leading bits of the port the policy-map key covering `port` fixes, when Cilium
+    /// writes this range as masked ports (`PortRangeToMaskedPorts`): the range is cut, from its
+    /// first port, into the largest power-of-two blocks aligned on their size, and each block is
+    /// one key. 0 for every port; 16 for a single port (port 0 alone included). `None` when
+    /// `port` is outside the range.
+    pub fn key_prefix_len(&self, port: u16) -> Option<u8> {
+        if !self.contains(port) {
+            return None;
+        }
+        if self.is_all() {
+            return Some(0);
+        }
+        if self.first == self.last {
+            return Some(16);
+        }
+        let end = u32::from(self.last);
+        let mut start = u32::from(self.first);
+        loop {
+            let mut host_bits = if start == 0 { 16 } else { start.trailing_zeros().min(16) };
+            while host_bits > 0 && start + (1u32 << host_bits) - 1 > end {
+                host_bits -= 1;
+            }
+            let block_end = start + (1u32 << host_bits) - 1;
+            if u32::from(port) <= block_end {
+                return Some((16 - host_bits) as u8);
+            }
+            start = block_end + 1;
+        }
+    }
 }
 
 impl fmt::Display for PortRange {

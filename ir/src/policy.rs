@@ -406,24 +406,21 @@ impl PolicyIr {
         }
     }
 
-    /// The identity of an address that belongs to no endpoint: a reserved address range, else
-    /// the CIDR identity of the longest prefix holding it, else `world` (of the address's family
-    /// in a dual-stack cluster).
+    /// The identity of an address that belongs to no endpoint: the longest prefix holding it among
+    /// the reserved address ranges and the CIDR identities (a reserved range wins a tie, as in
+    /// [`PolicyIr::ipcache`]), else `world` (of the address's family in a dual-stack cluster).
+    /// This is the datapath's longest-prefix match over the ipcache, minus the endpoint addresses.
     pub fn identity_of_external_address(&self, address: IpAddr) -> NumericIdentity {
-        if let Some(reserved) =
-            self.reserved_addresses.iter().filter(|reserved| reserved.prefix.contains(address)).max_by_key(|reserved| reserved.prefix.length())
-        {
-            return reserved.identity;
-        }
-        self.identities
+        let reserved = self
+            .reserved_addresses
             .iter()
-            .filter_map(|identity| match &identity.kind {
-                IdentityKind::Cidr { prefix } if prefix.contains(address) => Some((prefix.length(), identity.id)),
-                _ => None,
-            })
-            .max()
-            .map(|(_, id)| id)
-            .unwrap_or_else(|| self.settings.world_of(address))
+            .filter(|reserved| reserved.prefix.contains(address))
+            .map(|reserved| (reserved.prefix.length(), true, reserved.identity));
+        let cidrs = self.identities.iter().filter_map(|identity| match &identity.kind {
+            IdentityKind::Cidr { prefix } if prefix.contains(address) => Some((prefix.length(), false, identity.id)),
+            _ => None,
+        });
+        reserved.chain(cidrs).max().map(|(_, _, id)| id).unwrap_or_else(|| self.settings.world_of(address))
     }
 
     /// The identity of any address, as seen from an endpoint on `observer_node`.

@@ -186,6 +186,125 @@ fn authentication_modes() {
     assert_eq!(verdict.ingress.unwrap().decision, Decision::AuthenticationFails);
 }
 
+/// Cilium settles authentication per policy-map key, not over every matching rule: the most
+/// specific key of each lookup keeps its own explicit mode.
+#[test]
+fn authentication_is_the_mode_of_the_deciding_map_key() {
+    let ingress_auth = |entries: Vec<PolicyEntry>, port: u16| {
+        let mut endpoints = endpoints();
+        enforce(&mut endpoint_mut(&mut endpoints, BACKEND).ingress, entries);
+        let ir = ir_with(endpoints);
+        let verdict = evaluate(&ir, &flow(FlowEnd::Endpoint(FRONTEND), FlowEnd::Endpoint(BACKEND), port));
+        let ingress = verdict.ingress.unwrap();
+        (verdict.allowed, ingress.auth)
+    };
+    let with_auth = |mut entry: PolicyEntry, mode: AuthMode| {
+        entry.auth = Some(mode);
+        entry
+    };
+
+    // An L3 allow that always fails, and a TCP allow that requires authentication: the TCP key is
+    // the more specific one for the remote identity, and its own mode decides.
+    let l3_failing = with_auth(entry(RuleVerdict::Allow, peers(&[FRONTEND_ID]), L4Match::Any, "l3"), AuthMode::TestAlwaysFail);
+    let tcp_required = with_auth(entry(RuleVerdict::Allow, peers(&[FRONTEND_ID]), tcp(80), "tcp"), AuthMode::Required);
+    assert_eq!(ingress_auth(vec![l3_failing.clone(), tcp_required.clone()], 80), (true, Some(AuthMode::Required)));
+    // On another port only the L3 key matches.
+    assert_eq!(ingress_auth(vec![l3_failing.clone(), tcp_required], 81), (false, Some(AuthMode::TestAlwaysFail)));
+
+    // A port without a mode of its own inherits the mode of the covering L3 key of the same identity.
+    let tcp_plain = entry(RuleVerdict::Allow, peers(&[FRONTEND_ID]), tcp(80), "plain");
+    assert_eq!(ingress_auth(vec![l3_failing.clone(), tcp_plain.clone()], 80), (false, Some(AuthMode::TestAlwaysFail)));
+    // An explicit `disabled` on the port is its own mode.
+    let tcp_disabled = with_auth(tcp_plain.clone(), AuthMode::Disabled);
+    assert_eq!(ingress_auth(vec![l3_failing.clone(), tcp_disabled], 80), (true, Some(AuthMode::Disabled)));
+
+    // The identity-0 lookup: an L7 redirect for any peer has a higher precedence than a plain
+    // allow, so its key decides, and it has no mode; the failing L3 allow is not consulted.
+    let mut redirect = entry(RuleVerdict::Allow, Peers::Any, tcp(80), "redirect");
+    redirect.l7 = Some(L7Rules::Http(vec![HttpRule { method: Some("GET".to_owned()), path: None, host: None, headers: Vec::new() }]));
+    assert_eq!(ingress_auth(vec![l3_failing.clone(), redirect], 80), (true, None));
+
+    // At equal precedence, a chosen key without an explicit mode borrows the other lookup's higher type.
+    let any_required = with_auth(entry(RuleVerdict::Allow, Peers::Any, L4Match::Any, "any"), AuthMode::Required);
+    assert_eq!(ingress_auth(vec![tcp_plain.clone(), any_required.clone()], 80), (true, Some(AuthMode::Required)));
+    // ... but not over an explicit mode of its own.
+    let tcp_disabled = with_auth(tcp_plain, AuthMode::Disabled);
+    assert_eq!(ingress_auth(vec![tcp_disabled, any_required], 80), (true, Some(AuthMode::Disabled)));
+
+    // Two entries on one key: the explicit and higher type wins.
+    let also_failing = with_auth(entry(RuleVerdict::Allow, peers(&[FRONTEND_ID]), L4Match::Any, "l3-too"), AuthMode::Required);
+    assert_eq!(ingress_auth(vec![also_failing, l3_failing], 80), (false, Some(AuthMode::TestAlwaysFail)));
+}
+
+/// Why "an added allow never denies an allowed flow" holds only without `test-always-fail`: a
+/// narrower allow without a mode inherits the failing mode of its identity's L3 key, and, being
+/// as specific as the identity-0 key that allowed the flow, is the one the datapath takes.
+#[test]
+fn a_narrower_allow_can_inherit_a_failing_mode() {
+    let mut any_port = entry(RuleVerdict::Allow, Peers::Any, tcp(80), "any-port-80");
+    any_port.auth = Some(AuthMode::Disabled);
+    let mut l3_failing = entry(RuleVerdict::Allow, peers(&[FRONTEND_ID]), L4Match::Any, "l3");
+    l3_failing.auth = Some(AuthMode::TestAlwaysFail);
+    let narrower = entry(RuleVerdict::Allow, peers(&[FRONTEND_ID]), tcp(80), "narrower");
+    let allowed = |entries: Vec<PolicyEntry>| {
+        let mut endpoints = endpoints();
+        enforce(&mut endpoint_mut(&mut endpoints, BACKEND).ingress, entries);
+        evaluate(&ir_with(endpoints), &flow(FlowEnd::Endpoint(FRONTEND), FlowEnd::Endpoint(BACKEND), 80)).allowed
+    };
+    assert!(allowed(vec![any_port.clone(), l3_failing.clone()]), "identity 0's port key is more specific than the L3 key");
+    assert!(!allowed(vec![any_port, l3_failing, narrower]), "the narrower key inherits test-always-fail and wins the tie");
+}
+
+#[test]
+fn port_ranges_are_keyed_as_cilium_masks_them() {
+    // 1000-1999 becomes 1000/13, 1008/12, 1024/7, 1536/8, 1792/9, 1920/10, 1984/12.
+    let range = PortRange::new(1000, 1999);
+    let expected = [(1000, 13), (1007, 13), (1008, 12), (1023, 12), (1024, 7), (1535, 7), (1536, 8), (1792, 9), (1920, 10), (1984, 12), (1999, 12)];
+    for (port, length) in expected {
+        assert_eq!(range.key_prefix_len(port), Some(length), "port {port}");
+    }
+    assert_eq!(range.key_prefix_len(999), None);
+    assert_eq!(range.key_prefix_len(2000), None);
+    assert_eq!(PortRange::ALL.key_prefix_len(7), Some(0));
+    assert_eq!(PortRange::single(0).key_prefix_len(0), Some(16));
+    assert_eq!(PortRange::new(0, 5).key_prefix_len(3), Some(14));
+    assert_eq!(PortRange::new(0, 5).key_prefix_len(5), Some(15));
+    assert_eq!(PortRange::new(32768, 65535).key_prefix_len(40000), Some(1));
+    // Every port of a range is in exactly one block, and the blocks tile the range.
+    for (first, last) in [(1, 1), (3, 17), (0, 65534), (1, 65535), (1023, 1025), (443, 8443)] {
+        let range = PortRange::new(first, last);
+        let mut port = u32::from(first);
+        while port <= u32::from(last) {
+            let length = range.key_prefix_len(port as u16).unwrap();
+            let size = 1u32 << (16 - u32::from(length));
+            assert_eq!(port % size, 0, "{first}-{last}: block at {port} of {size} ports is aligned");
+            assert!(port + size - 1 <= u32::from(last), "{first}-{last}: block at {port} stays inside");
+            for inside in port..port + size {
+                assert_eq!(range.key_prefix_len(inside as u16), Some(length));
+            }
+            port += size;
+        }
+    }
+}
+
+#[test]
+fn a_reserved_range_yields_to_a_longer_cidr_identity() {
+    let longer = NumericIdentity((1 << 24) | 2);
+    let mut identities = identities();
+    identities.push(IdentityInfo { id: longer, kind: IdentityKind::Cidr { prefix: IpPrefix::parse("192.0.2.10/32").unwrap() }, labels: Default::default() });
+    let reserved = vec![ReservedAddress { prefix: IpPrefix::parse("192.0.2.0/24").unwrap(), identity: NumericIdentity::KUBE_APISERVER }];
+    let ir = PolicyIr::new(Settings::default(), identities, nodes(), endpoints(), reserved);
+    assert_eq!(ir.identity_of_external_address(ip("192.0.2.10")), longer);
+    assert_eq!(ir.identity_of_external_address(ip("192.0.2.11")), NumericIdentity::KUBE_APISERVER);
+    // The evaluator's answer is the ipcache's longest prefix.
+    let longest = |address: std::net::IpAddr| {
+        ir.ipcache(None).into_iter().filter(|(prefix, _)| prefix.contains(address)).max_by_key(|(prefix, _)| prefix.length()).map(|(_, id)| id)
+    };
+    for address in ["192.0.2.10", "192.0.2.11", "203.0.113.9"] {
+        assert_eq!(Some(ir.identity_of_external_address(ip(address))), longest(ip(address)), "{address}");
+    }
+}
+
 #[test]
 fn pending_fqdn_rules_select_nothing_and_say_so() {
     let mut endpoints = endpoints();

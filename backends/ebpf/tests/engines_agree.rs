@@ -50,8 +50,8 @@ fn reference_and_model_agree_on_generated_policies_and_flows() {
 }
 
 #[test]
-fn reference_and_model_agree_with_every_auth_mode_on_one_entry_per_direction() {
-    let checked = run_cases(AuthModes::OneAuthEntry);
+fn reference_and_model_agree_with_every_auth_mode_on_any_entry() {
+    let checked = run_cases(AuthModes::Every);
     eprintln!("reference and model agree on {checked} flows");
     assert!(checked >= (CASES as usize) * FLOWS_PER_CASE / 4, "only {checked} flows");
 }
@@ -93,16 +93,17 @@ fn model_allows(entries: Vec<PolicyEntry>) -> bool {
     let ir = PolicyIr::new(Settings::default(), Vec::new(), Vec::new(), vec![pod(1, 300, DirectionPolicy::default()), pod(2, 301, ingress)], Vec::new());
     let compiled = compile(&ir, &CompileOptions::default(), &|_| None).expect("compiles");
     let flow = Flow { source: FlowEnd::Endpoint(EndpointId(1)), destination: FlowEnd::Endpoint(EndpointId(2)), protocol: Protocol::TCP, port: 80, l7: None };
-    let runs = run_flows(&ir, &compiled, &[flow], &mut ModelJudge, &EngineOptions::default()).expect("runs");
-    runs[0].as_ref().expect("a packet").allowed
+    let runs = run_flows(&ir, &compiled, &[flow.clone()], &mut ModelJudge, &EngineOptions::default()).expect("runs");
+    let model = runs[0].as_ref().expect("a packet").allowed;
+    assert_eq!(polc_ir::evaluate(&ir, &flow).allowed, model, "the reference evaluator and the model part");
+    model
 }
 
-/// Where several auth modes apply to one flow, the maps follow Cilium, not a "strongest mode
-/// wins" rule: a key keeps its own explicit mode (the more specific rule's), an inherited mode
-/// only comes from a covering key of the same identity, and the datapath only borrows the other
-/// match's auth type at equal precedence (so not from a plain allow into an L7 redirect).
-/// polc's reference evaluator takes the strongest mode of every matching allow instead, which is
-/// why the generated cases above keep one auth entry per direction.
+/// Where several auth modes apply to one flow, the maps and the reference evaluator follow
+/// Cilium, not a "strongest mode wins" rule: a key keeps its own explicit mode (the more specific
+/// rule's), an inherited mode only comes from a covering key of the same identity, and the
+/// datapath only borrows the other match's auth type at equal precedence (so not from a plain
+/// allow into an L7 redirect). `model_allows` also asserts the evaluator's answer.
 #[test]
 fn auth_follows_ciliums_per_key_semantics() {
     let any = Peers::Any;
@@ -118,6 +119,17 @@ fn auth_follows_ciliums_per_key_semantics() {
     assert!(!model_allows(vec![allow("broad", client(), tcp_all, Some(AuthMode::TestAlwaysFail), false), allow("narrow", client(), tcp_80, None, false)]));
     // An identity-0 key at equal precedence lends its larger type to the identity's key.
     assert!(!model_allows(vec![allow("any", any.clone(), tcp_all, Some(AuthMode::TestAlwaysFail), false), allow("client", client(), tcp_80, None, false)]));
+    // A narrower key without a mode inherits its identity's failing L3 mode and, as specific as
+    // the identity-0 key, is the one taken.
+    assert!(model_allows(vec![
+        allow("any-80", any.clone(), tcp_80, Some(AuthMode::Disabled), false),
+        allow("l3", client(), L4Match::Any, Some(AuthMode::TestAlwaysFail), false)
+    ]));
+    assert!(!model_allows(vec![
+        allow("any-80", any.clone(), tcp_80, Some(AuthMode::Disabled), false),
+        allow("l3", client(), L4Match::Any, Some(AuthMode::TestAlwaysFail), false),
+        allow("narrower", client(), tcp_80, None, false)
+    ]));
     // An L7 redirect has a higher precedence than a plain allow, so it borrows nothing.
     assert!(model_allows(vec![allow("any", any, L4Match::Any, Some(AuthMode::TestAlwaysFail), false), allow("client", client(), tcp_80, None, true)]));
 }

@@ -64,5 +64,5 @@ fn reference_model_and_kernel_agree_on_generated_policies_and_flows_privileged()
 
 #[test]
 fn reference_model_and_kernel_agree_with_every_auth_mode_privileged() {
-    run_cases("reference_model_and_kernel_agree_with_every_auth_mode_privileged", AuthModes::OneAuthEntry);
+    run_cases("reference_model_and_kernel_agree_with_every_auth_mode_privileged", AuthModes::Every);
 }

@@ -124,11 +124,9 @@ pub enum AuthModes {
     /// `required` and `disabled`, which never change a verdict once mutual authentication
     /// succeeds, on any entry.
     NeverFailing,
-    /// Every mode, `test-always-fail` included, where polc's reference evaluator and Cilium's
-    /// per-key auth semantics coincide: at most one entry with an auth mode per direction, and
-    /// no L7 rule in a direction whose auth entry is `test-always-fail`. (Where they part, see
-    /// `engines_agree.rs`: auth follows Cilium's semantics in the maps.)
-    OneAuthEntry,
+    /// Every mode, `test-always-fail` included, on any entry: several modes meet on one flow, and
+    /// the per-key rules of Cilium (the reference evaluator's `effective_auth`) decide.
+    Every,
 }
 
 fn entry(dual_stack: bool, auth_modes: AuthModes) -> impl Strategy<Value = EntrySpec> {
@@ -136,7 +134,7 @@ fn entry(dual_stack: bool, auth_modes: AuthModes) -> impl Strategy<Value = Entry
     let auth = match auth_modes {
         AuthModes::None => Just(None).boxed(),
         AuthModes::NeverFailing => prop_oneof![6 => Just(None), 1 => Just(Some(AuthMode::Required)), 1 => Just(Some(AuthMode::Disabled))].boxed(),
-        AuthModes::OneAuthEntry => {
+        AuthModes::Every => {
             prop_oneof![6 => Just(None), 1 => Just(Some(AuthMode::Required)), 1 => Just(Some(AuthMode::Disabled)), 1 => Just(Some(AuthMode::TestAlwaysFail))]
                 .boxed()
         }
@@ -150,24 +148,8 @@ fn entry(dual_stack: bool, auth_modes: AuthModes) -> impl Strategy<Value = Entry
 }
 
 fn direction(dual_stack: bool, auth_modes: AuthModes) -> impl Strategy<Value = DirectionSpec> {
-    (prop::bool::weighted(0.85), prop::bool::weighted(0.75), prop::collection::vec(entry(dual_stack, auth_modes), 0..6)).prop_map(
-        move |(enforced, default_deny, mut entries)| {
-            if auth_modes == AuthModes::OneAuthEntry {
-                let mut seen = false;
-                for entry in &mut entries {
-                    if entry.auth.is_some() && std::mem::replace(&mut seen, true) {
-                        entry.auth = None;
-                    }
-                }
-                if entries.iter().any(|entry| entry.auth == Some(AuthMode::TestAlwaysFail)) {
-                    for entry in &mut entries {
-                        entry.http = None;
-                    }
-                }
-            }
-            DirectionSpec { enforced, default_deny, entries }
-        },
-    )
+    (prop::bool::weighted(0.85), prop::bool::weighted(0.75), prop::collection::vec(entry(dual_stack, auth_modes), 0..6))
+        .prop_map(move |(enforced, default_deny, entries)| DirectionSpec { enforced, default_deny, entries })
 }
 
 fn end() -> impl Strategy<Value = EndSpec> {
