@@ -359,6 +359,19 @@ fn effective_auth(allows: &[&PolicyEntry], port: u16) -> Option<AuthMode> {
     mode
 }
 
+/// The authentication mode that decides a flow of `protocol` to `port` from (ingress) or to
+/// (egress) an end with identity `remote` in one enforced direction, per [`effective_auth`]:
+/// `None` when a deny matches, when no allow matches, or when the deciding key has no mode.
+/// Renderings that cannot look keys up (iptables) use it to place the authentication drops.
+pub fn direction_auth(policy: &DirectionPolicy, remote: NumericIdentity, protocol: Protocol, port: u16) -> Option<AuthMode> {
+    let matching = policy.entries.iter().filter(|entry| entry.peers.contains(remote) && entry.l4.matches(protocol, port));
+    let (denies, allows): (Vec<&PolicyEntry>, Vec<&PolicyEntry>) = matching.partition(|entry| entry.verdict == RuleVerdict::Deny);
+    if !denies.is_empty() || allows.is_empty() {
+        return None;
+    }
+    effective_auth(&allows, port)
+}
+
 fn describe_l7_rule(rules: &L7Rules, index: usize) -> String {
     match rules {
         L7Rules::Http(http) => http.get(index).map(|rule| format!("HTTP rule {index}: {rule}")).unwrap_or_default(),

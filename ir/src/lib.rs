@@ -13,7 +13,7 @@ pub mod l7;
 pub mod net;
 pub mod policy;
 
-pub use evaluate::{DecidingRule, Decision, DirectionVerdict, Flow, FlowEnd, Verdict, evaluate, evaluate_direction};
+pub use evaluate::{DecidingRule, Decision, DirectionVerdict, Flow, FlowEnd, Verdict, direction_auth, evaluate, evaluate_direction};
 pub use identity::{IdentityInfo, IdentityKind, Label, NumericIdentity};
 pub use l4::{L4Match, PortRange, Protocol};
 pub use l7::{DnsQuery, DnsRule, HeaderMatch, HttpRequest, HttpRule, L7Request, L7Rules, MismatchAction};

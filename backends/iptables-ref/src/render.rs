@@ -18,8 +18,10 @@
 //!   the node passes both, as policy demands (egress of the source AND ingress of the
 //!   destination).
 //! - `POLC-EP<ID>-IN` / `POLC-EP<ID>-OUT`, one per enforced direction of an endpoint: deny
-//!   entries first (`DROP`; Cilium's deny precedence), then allows whose authentication mode is
-//!   `test-always-fail` (`DROP`: the datapath drops them), then every other allow (`RETURN`: this
+//!   entries first (`DROP`; Cilium's deny precedence), then, where some allow has authentication
+//!   `test-always-fail`, one rule per region whose deciding policy-map key has one mode (`DROP`
+//!   where that mode is `test-always-fail`, `RETURN` where another allow's key decides; see
+//!   `auth_cells`), then every allow (`RETURN`: this
 //!   direction allows, the other direction still decides), then the default: `DROP` when the
 //!   direction is default-deny, `RETURN` otherwise. Allows with L7 rules are allowed at L4 and
 //!   marked with a comment starting with `L7`. A direction that is not enforced gets no chain.
@@ -39,7 +41,8 @@ use std::fmt::Write;
 use std::net::IpAddr;
 
 use polc_ir::{
-    AuthMode, Direction, DirectionPolicy, Endpoint, EndpointId, L4Match, L7Rules, NumericIdentity, Peers, PolicyEntry, PolicyIr, Protocol, RuleVerdict,
+    AuthMode, Direction, DirectionPolicy, Endpoint, EndpointId, L4Match, L7Rules, NumericIdentity, Peers, PolicyEntry, PolicyIr, PortRange, Protocol,
+    RuleVerdict,
 };
 
 use crate::sets::{Family, FamilyTable, SetEntry};
@@ -249,8 +252,102 @@ fn entry_comment(entry: &PolicyEntry) -> String {
     comment_text(&text)
 }
 
+/// The first port of every policy-map key block of `ports` and the port after each block, as
+/// Cilium masks a range (`PortRange::key_prefix_len`).
+fn key_block_bounds(ports: PortRange, bounds: &mut BTreeSet<u32>) {
+    let mut port = u32::from(ports.first());
+    while port <= u32::from(ports.last()) {
+        let length = ports.key_prefix_len(port as u16).unwrap_or(16);
+        bounds.insert(port);
+        port += 1u32 << (16 - u32::from(length));
+        bounds.insert(port);
+    }
+}
+
+/// The authentication rules of one enforced direction, in order, as (cell, target) pairs: a cell
+/// is an entry whose peers and L4 stand for one region of (remote identity, protocol, port) in
+/// which every policy-map key, and so the deciding mode, is the same.
+///
+/// Cilium decides the mode per key ([`polc_ir::direction_auth`]): a narrower key keeps its own
+/// mode, so a `test-always-fail` allow does not drop everything it matches. A first-match chain
+/// says the same by giving each region a terminal rule, the narrowest first: per protocol that
+/// some allow names, per interval between key blocks, per peer identity named by an allow (then
+/// every other identity), `DROP` where the deciding mode is `test-always-fail` and `RETURN`
+/// where another allow decides; then the same per identity for the protocols no allow names
+/// (only L3 keys apply there). Empty when no allow of the direction has `test-always-fail`.
+fn auth_cells(policy: &DirectionPolicy) -> Vec<(PolicyEntry, String, &'static str)> {
+    let allows: Vec<&PolicyEntry> = policy.entries.iter().filter(|entry| entry.verdict == RuleVerdict::Allow).collect();
+    let failing: Vec<&PolicyEntry> = allows.iter().copied().filter(|entry| entry.auth == Some(AuthMode::TestAlwaysFail)).collect();
+    if failing.is_empty() {
+        return Vec::new();
+    }
+    let mut bounds_by_protocol: BTreeMap<Protocol, BTreeSet<u32>> = BTreeMap::new();
+    let mut identities: BTreeSet<NumericIdentity> = BTreeSet::new();
+    for entry in &allows {
+        if let L4Match::Protocol { protocol, ports } = entry.l4 {
+            let bounds = bounds_by_protocol.entry(protocol).or_insert_with(|| [0, 1 << 16].into_iter().collect());
+            key_block_bounds(ports, bounds);
+        }
+        if let Peers::Identities(set) = &entry.peers {
+            identities.extend(set.iter().copied());
+        }
+    }
+    // An identity that no allow names stands for "every other identity" (only `Peers::Any` keys).
+    let other = NumericIdentity(u32::MAX);
+    let origins = |remote: NumericIdentity, protocol: Protocol, port: u16| {
+        let names: Vec<String> =
+            failing.iter().filter(|entry| entry.peers.contains(remote) && entry.l4.matches(protocol, port)).map(|entry| entry.origin.describe()).collect();
+        names.join(", ")
+    };
+    let cell = |peers: Peers, l4: L4Match, decided: AuthMode, remote: NumericIdentity, protocol: Protocol, port: u16| -> (PolicyEntry, String, &'static str) {
+        let (comment, target) = if decided == AuthMode::TestAlwaysFail {
+            (format!("drop: the deciding policy-map key has authentication test-always-fail, from {}", origins(remote, protocol, port)), "DROP")
+        } else {
+            (format!("allow: authentication {} decides this policy-map key, not test-always-fail", decided.as_str()), "RETURN")
+        };
+        let entry = PolicyEntry { verdict: RuleVerdict::Allow, peers, l4, l7: None, auth: None, pending_fqdns: Vec::new(), origin: failing[0].origin.clone() };
+        (entry, comment_text(&comment), target)
+    };
+    // Protocols no allow names: only L3 keys apply; 255 is reserved and named by no policy.
+    let unnamed = Protocol(255);
+    let fails =
+        |remote: NumericIdentity, protocol: Protocol, port: u16| polc_ir::direction_auth(policy, remote, protocol, port) == Some(AuthMode::TestAlwaysFail);
+    // Whether a `DROP` of the last region (L3 keys) could catch a packet that a region of a
+    // named protocol lets through: then that region needs its `RETURN` rules.
+    let l3_drops_identity = |identity: NumericIdentity| fails(identity, unnamed, 0) || fails(other, unnamed, 0);
+    let l3_drops_any = identities.iter().any(|identity| fails(*identity, unnamed, 0)) || fails(other, unnamed, 0);
+    let mut cells = Vec::new();
+    let region = |l4: L4Match, protocol: Protocol, port: u16, last: bool, cells: &mut Vec<(PolicyEntry, String, &'static str)>| {
+        let other_fails = fails(other, protocol, port);
+        let other_matches = allows.iter().any(|entry| matches!(entry.peers, Peers::Any) && entry.l4.matches(protocol, port));
+        for identity in &identities {
+            if !allows.iter().any(|entry| entry.peers.contains(*identity) && entry.l4.matches(protocol, port)) {
+                continue;
+            }
+            let mode = polc_ir::direction_auth(policy, *identity, protocol, port).unwrap_or(AuthMode::Disabled);
+            // A rule only where the rules after it would decide otherwise.
+            if mode == AuthMode::TestAlwaysFail || other_fails || (!last && l3_drops_identity(*identity)) {
+                cells.push(cell(Peers::Identities([*identity].into_iter().collect()), l4, mode, *identity, protocol, port));
+            }
+        }
+        if other_matches && (other_fails || (!last && l3_drops_any)) {
+            let mode = polc_ir::direction_auth(policy, other, protocol, port).unwrap_or(AuthMode::Disabled);
+            cells.push(cell(Peers::Any, l4, mode, other, protocol, port));
+        }
+    };
+    for (protocol, bounds) in &bounds_by_protocol {
+        let bounds: Vec<u32> = bounds.iter().copied().collect();
+        for pair in bounds.windows(2) {
+            let (first, last) = (pair[0] as u16, (pair[1] - 1) as u16);
+            region(L4Match::protocol(*protocol, PortRange::new(first, last)), *protocol, first, false, &mut cells);
+        }
+    }
+    region(L4Match::Any, unnamed, 0, true, &mut cells);
+    cells
+}
+
 /// The rule bodies (everything between the chain and the target) of one entry in one family.
-fn entry_rules(entry: &PolicyEntry, direction: Direction, family: Family, sets: &BTreeMap<NumericIdentity, Vec<SetEntry>>) -> Vec<String> {
+fn entry_rules(entry: &PolicyEntry, comment: &str, direction: Direction, family: Family, sets: &BTreeMap<NumericIdentity, Vec<SetEntry>>) -> Vec<String> {
     let side = match direction {
         Direction::Ingress => "src",
         Direction::Egress => "dst",
@@ -264,7 +361,6 @@ fn entry_rules(entry: &PolicyEntry, direction: Direction, family: Family, sets: 
             .collect(),
     };
     let l4 = l4_matches(&entry.l4, family);
-    let comment = entry_comment(entry);
     let mut rules = Vec::new();
     for peer in &peer_matches {
         for (protocol_part, module_part) in &l4 {
@@ -403,19 +499,20 @@ fn render_table(ir: &PolicyIr, scope: &str, family: Family, endpoints: &[&Endpoi
             };
             // 1. Deny entries win over every allow.
             for entry in entries.iter().filter(|entry| entry.verdict == RuleVerdict::Deny) {
-                for body in entry_rules(entry, direction, family, sets) {
+                for body in entry_rules(entry, &entry_comment(entry), direction, family, sets) {
                     push(&mut table, body, "DROP");
                 }
             }
-            // 2. An allow that requires `test-always-fail` drops whatever else allows the flow.
-            for entry in entries.iter().filter(|entry| entry.verdict == RuleVerdict::Allow && entry.auth == Some(AuthMode::TestAlwaysFail)) {
-                for body in entry_rules(entry, direction, family, sets) {
-                    push(&mut table, body, "DROP");
+            // 2. Authentication: where the policy-map key that decides has `test-always-fail`,
+            //    the datapath drops; elsewhere the allow stands (see `auth_cells`).
+            for (cell, comment, target) in auth_cells(policy) {
+                for body in entry_rules(&cell, &comment, direction, family, sets) {
+                    push(&mut table, body, target);
                 }
             }
             // 3. Allows: this direction lets the flow through.
             for entry in entries.iter().filter(|entry| entry.verdict == RuleVerdict::Allow && entry.auth != Some(AuthMode::TestAlwaysFail)) {
-                for body in entry_rules(entry, direction, family, sets) {
+                for body in entry_rules(entry, &entry_comment(entry), direction, family, sets) {
                     push(&mut table, body, "RETURN");
                 }
                 if entry.peers.is_empty() && !entry.pending_fqdns.is_empty() {

@@ -140,6 +140,37 @@ fn l7_ports_are_allowed_at_l4_and_marked() {
     insta::assert_snapshot!(shown(&render_node(&ir, Some("node-a"))));
 }
 
+/// Cilium decides authentication per policy-map key: the client's TCP 80 key keeps its own
+/// `required` under an L3 `test-always-fail`, so port 80 returns and everything else drops.
+#[test]
+fn authentication_is_decided_per_policy_map_key() {
+    let ir = ir(
+        vec![endpoint_identity(256, "client"), endpoint_identity(257, "server")],
+        Vec::new(),
+        vec![
+            pod(1, "client", 256, "node-a", &["10.244.1.10"], open(), open()),
+            pod(
+                2,
+                "server",
+                257,
+                "node-a",
+                &["10.244.1.20"],
+                policy(
+                    true,
+                    vec![
+                        with_auth(allow(peers(&[256]), L4Match::Any, "spec.ingress[0]"), AuthMode::TestAlwaysFail),
+                        with_auth(allow(peers(&[256]), tcp(80, 80), "spec.ingress[1]"), AuthMode::Required),
+                    ],
+                ),
+                open(),
+            ),
+        ],
+        Vec::new(),
+    );
+    let rendered = render_node(&ir, Some("node-a"));
+    insta::assert_snapshot!(shown(&rendered));
+}
+
 #[test]
 fn authentication_test_always_fail_drops_and_required_allows() {
     let ir = ir(
