@@ -21,12 +21,11 @@ fn internal_dependencies(manifest: &str) -> Vec<String> {
             in_dependencies = line == "[dependencies]";
             continue;
         }
-        if in_dependencies {
-            if let Some(name) = line.split(['=', '.', ' ']).next() {
-                if name.starts_with("polc") {
-                    found.push(name.to_owned());
-                }
-            }
+        if in_dependencies
+            && let Some(name) = line.split(['=', '.', ' ']).next()
+            && name.starts_with("polc")
+        {
+            found.push(name.to_owned());
         }
     }
     found

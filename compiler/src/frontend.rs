@@ -153,10 +153,10 @@ fn read_object(source: SourceId, document: usize, base: Path, node: Node, output
         };
         let span = Span::new(node.span.start, node.span.start);
         let mut diagnostic = Diagnostic::new(&codes::MISSING_HEADER, format!("this document has no {missing}")).at(location(span, &base));
-        if let Some(kind) = kind {
-            if let Some(info) = KindInfo::find(kind) {
-                diagnostic = diagnostic.with_help(format!("add `apiVersion: {}`", info.api_versions[0]));
-            }
+        if let Some(kind) = kind
+            && let Some(info) = KindInfo::find(kind)
+        {
+            diagnostic = diagnostic.with_help(format!("add `apiVersion: {}`", info.api_versions[0]));
         }
         output.diagnostics.push(diagnostic);
         return;

@@ -78,10 +78,10 @@ fn index_fields(root: &Json, schema: &Json, at: &Path, depth: usize, visiting: &
         return;
     }
     let reference = schema.get("$ref").and_then(Json::as_str).map(str::to_owned);
-    if let Some(reference) = &reference {
-        if !visiting.insert(reference.clone()) {
-            return;
-        }
+    if let Some(reference) = &reference
+        && !visiting.insert(reference.clone())
+    {
+        return;
     }
     let resolved = resolve_in(root, schema);
     if let Some(properties) = resolved.get("properties").and_then(Json::as_object) {
@@ -636,17 +636,17 @@ impl Walker<'_> {
     fn check_count(&mut self, span: Span, path: &Path, count: usize, schema: &Json, min_key: &str, max_key: &str, noun: &str) {
         let min = schema.get(min_key).and_then(Json::as_u64);
         let max = schema.get(max_key).and_then(Json::as_u64);
-        if let Some(min) = min {
-            if (count as u64) < min {
-                let message = format!("`{}` has {count} {noun}, at least {min} required", self.shown_path(path));
-                self.report(&codes::BAD_LENGTH, span, path, message);
-            }
+        if let Some(min) = min
+            && (count as u64) < min
+        {
+            let message = format!("`{}` has {count} {noun}, at least {min} required", self.shown_path(path));
+            self.report(&codes::BAD_LENGTH, span, path, message);
         }
-        if let Some(max) = max {
-            if (count as u64) > max {
-                let message = format!("`{}` has {count} {noun}, at most {max} allowed", self.shown_path(path));
-                self.report(&codes::BAD_LENGTH, span, path, message);
-            }
+        if let Some(max) = max
+            && (count as u64) > max
+        {
+            let message = format!("`{}` has {count} {noun}, at most {max} allowed", self.shown_path(path));
+            self.report(&codes::BAD_LENGTH, span, path, message);
         }
     }
 
@@ -706,83 +706,83 @@ impl Walker<'_> {
             }
         };
         // `yes`/`no`/`on`/`off` unquoted: YAML 1.2 reads a string, kubectl reads a boolean.
-        if let (Json::String(text), Style::Plain) = (&value, scalar.style) {
-            if is_yaml11_bool(text) {
-                let message = format!("`{text}` is read as a boolean by kubectl (YAML 1.1), not as the string this field needs");
-                self.report(&codes::WRONG_TYPE, node.span, path, message).help = Some(format!("quote it: `\"{text}\"`"));
-                return Json::Null;
-            }
+        if let (Json::String(text), Style::Plain) = (&value, scalar.style)
+            && is_yaml11_bool(text)
+        {
+            let message = format!("`{text}` is read as a boolean by kubectl (YAML 1.1), not as the string this field needs");
+            self.report(&codes::WRONG_TYPE, node.span, path, message).help = Some(format!("quote it: `\"{text}\"`"));
+            return Json::Null;
         }
         self.check_constraints(node, schema, &value, path);
         value
     }
 
     fn check_constraints(&mut self, node: &Node, schema: &Json, value: &Json, path: &Path) {
-        if let Some(allowed) = schema.get("enum").and_then(Json::as_array) {
-            if !allowed.contains(value) {
-                let names: Vec<String> = allowed.iter().map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())).collect();
-                let shown_value = value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string());
-                let message = format!("`{}` is not an allowed value for `{}`", shown(&shown_value), self.shown_path(path));
-                let case_twin = names.iter().find(|name| name.eq_ignore_ascii_case(&shown_value));
-                let help = match case_twin {
-                    Some(twin) => format!("values are case-sensitive: write `{twin}`"),
-                    None => format!("allowed values: {}", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")),
-                };
-                self.report(&codes::INVALID_ENUM, node.span, path, message).help = Some(help);
-                return;
-            }
+        if let Some(allowed) = schema.get("enum").and_then(Json::as_array)
+            && !allowed.contains(value)
+        {
+            let names: Vec<String> = allowed.iter().map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())).collect();
+            let shown_value = value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string());
+            let message = format!("`{}` is not an allowed value for `{}`", shown(&shown_value), self.shown_path(path));
+            let case_twin = names.iter().find(|name| name.eq_ignore_ascii_case(&shown_value));
+            let help = match case_twin {
+                Some(twin) => format!("values are case-sensitive: write `{twin}`"),
+                None => format!("allowed values: {}", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")),
+            };
+            self.report(&codes::INVALID_ENUM, node.span, path, message).help = Some(help);
+            return;
         }
-        if let Some(expected) = schema.get("const") {
-            if expected != value {
-                let message = format!("`{}` must be `{}`", self.shown_path(path), expected.as_str().map(str::to_owned).unwrap_or_else(|| expected.to_string()));
-                self.report(&codes::INVALID_ENUM, node.span, path, message);
-                return;
-            }
+        if let Some(expected) = schema.get("const")
+            && expected != value
+        {
+            let message = format!("`{}` must be `{}`", self.shown_path(path), expected.as_str().map(str::to_owned).unwrap_or_else(|| expected.to_string()));
+            self.report(&codes::INVALID_ENUM, node.span, path, message);
+            return;
         }
         match value {
             Json::String(text) => {
                 let length = text.chars().count() as u64;
-                if let Some(min) = schema.get("minLength").and_then(Json::as_u64) {
-                    if length < min {
-                        let message = if min == 1 {
-                            format!("`{}` must not be empty", self.shown_path(path))
-                        } else {
-                            format!("`{}` is {length} characters long, at least {min} required", self.shown_path(path))
-                        };
-                        self.report(&codes::BAD_LENGTH, node.span, path, message);
-                        return;
-                    }
+                if let Some(min) = schema.get("minLength").and_then(Json::as_u64)
+                    && length < min
+                {
+                    let message = if min == 1 {
+                        format!("`{}` must not be empty", self.shown_path(path))
+                    } else {
+                        format!("`{}` is {length} characters long, at least {min} required", self.shown_path(path))
+                    };
+                    self.report(&codes::BAD_LENGTH, node.span, path, message);
+                    return;
                 }
-                if let Some(max) = schema.get("maxLength").and_then(Json::as_u64) {
-                    if length > max {
-                        let message = format!("`{}` is {length} characters long, at most {max} allowed", self.shown_path(path));
-                        self.report(&codes::BAD_LENGTH, node.span, path, message);
-                        return;
-                    }
+                if let Some(max) = schema.get("maxLength").and_then(Json::as_u64)
+                    && length > max
+                {
+                    let message = format!("`{}` is {length} characters long, at most {max} allowed", self.shown_path(path));
+                    self.report(&codes::BAD_LENGTH, node.span, path, message);
+                    return;
                 }
-                if let Some(pattern) = schema.get("pattern").and_then(Json::as_str) {
-                    if !pattern_matches(pattern, text) {
-                        let message = format!("`{}` is not a valid value for `{}`", shown(text), self.shown_path(path));
-                        let help = if text.contains("{{") {
-                            TEMPLATE_HELP.to_owned()
-                        } else {
-                            schema
-                                .get("x-polc-pattern-help")
-                                .and_then(Json::as_str)
-                                .map(str::to_owned)
-                                .unwrap_or_else(|| format!("the value must match the pattern `{pattern}`"))
-                        };
-                        self.report(&codes::PATTERN_MISMATCH, node.span, path, message).help = Some(help);
-                        return;
-                    }
+                if let Some(pattern) = schema.get("pattern").and_then(Json::as_str)
+                    && !pattern_matches(pattern, text)
+                {
+                    let message = format!("`{}` is not a valid value for `{}`", shown(text), self.shown_path(path));
+                    let help = if text.contains("{{") {
+                        TEMPLATE_HELP.to_owned()
+                    } else {
+                        schema
+                            .get("x-polc-pattern-help")
+                            .and_then(Json::as_str)
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| format!("the value must match the pattern `{pattern}`"))
+                    };
+                    self.report(&codes::PATTERN_MISMATCH, node.span, path, message).help = Some(help);
+                    return;
                 }
-                if let Some(format) = schema.get("format").and_then(Json::as_str) {
-                    if format_ok(format, text) == Some(false) {
-                        let message = format!("`{}` is not {} (at `{}`)", shown(text), format_name(format), self.shown_path(path));
-                        let diagnostic = self.report(&codes::INVALID_FORMAT, node.span, path, message);
-                        if text.contains("{{") {
-                            diagnostic.help = Some(TEMPLATE_HELP.to_owned());
-                        }
+                if let Some(format) = schema.get("format").and_then(Json::as_str)
+                    && format_ok(format, text) == Some(false)
+                {
+                    let message = format!("`{}` is not {} (at `{}`)", shown(text), format_name(format), self.shown_path(path));
+                    let diagnostic = self.report(&codes::INVALID_FORMAT, node.span, path, message);
+                    if text.contains("{{") {
+                        diagnostic.help = Some(TEMPLATE_HELP.to_owned());
                     }
                 }
             }
@@ -790,11 +790,11 @@ impl Walker<'_> {
                 let as_i128 = number.as_i64().map(i128::from).or_else(|| number.as_u64().map(i128::from));
                 let as_f64 = number.as_f64().unwrap_or(0.0);
                 let (mut min, mut max) = (None::<f64>, None::<f64>);
-                if let Some(format) = schema.get("format").and_then(Json::as_str) {
-                    if let Some((lo, hi)) = format_bounds(format) {
-                        min = Some(lo as f64);
-                        max = Some(hi as f64);
-                    }
+                if let Some(format) = schema.get("format").and_then(Json::as_str)
+                    && let Some((lo, hi)) = format_bounds(format)
+                {
+                    min = Some(lo as f64);
+                    max = Some(hi as f64);
                 }
                 if let Some(lo) = schema.get("minimum").and_then(Json::as_f64) {
                     min = Some(min.map_or(lo, |m| m.max(lo)));

@@ -92,30 +92,31 @@ impl Scalar {
             ".nan" | ".NaN" | ".NAN" => return Resolved::Float(f64::NAN),
             _ => {}
         }
-        if let Some(hex) = t.strip_prefix("0x") {
-            if !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                if let Ok(value) = i128::from_str_radix(hex, 16) {
-                    return Resolved::Int(value);
-                }
-            }
+        if let Some(hex) = t.strip_prefix("0x")
+            && !hex.is_empty()
+            && hex.bytes().all(|b| b.is_ascii_hexdigit())
+            && let Ok(value) = i128::from_str_radix(hex, 16)
+        {
+            return Resolved::Int(value);
         }
-        if let Some(oct) = t.strip_prefix("0o") {
-            if !oct.is_empty() && oct.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
-                if let Ok(value) = i128::from_str_radix(oct, 8) {
-                    return Resolved::Int(value);
-                }
-            }
+        if let Some(oct) = t.strip_prefix("0o")
+            && !oct.is_empty()
+            && oct.bytes().all(|b| (b'0'..=b'7').contains(&b))
+            && let Ok(value) = i128::from_str_radix(oct, 8)
+        {
+            return Resolved::Int(value);
         }
         let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
-        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-            if let Ok(value) = t.parse::<i128>() {
-                return Resolved::Int(value);
-            }
+        if !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && let Ok(value) = t.parse::<i128>()
+        {
+            return Resolved::Int(value);
         }
-        if is_core_float(t) {
-            if let Ok(value) = t.parse::<f64>() {
-                return Resolved::Float(value);
-            }
+        if is_core_float(t)
+            && let Ok(value) = t.parse::<f64>()
+        {
+            return Resolved::Float(value);
         }
         Resolved::Str(t)
     }
@@ -530,7 +531,7 @@ fn previous_line_help(text: &str, error_line: u32, info: &str) -> Option<String>
 }
 
 fn is_string_tag(handle: &str, suffix: &str) -> bool {
-    (handle == "!!" && suffix == "str") || (handle == "tag:yaml.org,2002:" && suffix == "str")
+    suffix == "str" && (handle == "!!" || handle == "tag:yaml.org,2002:")
 }
 
 /// Reads every document of `text`. Never fails: what cannot be read becomes a diagnostic.

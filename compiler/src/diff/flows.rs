@@ -81,7 +81,8 @@ const NO_REASON: u32 = u32::MAX;
 /// The outcome code of one direction (`ALLOWED`, plus `L7_PROXY` and `MUTUAL_AUTH`) for a
 /// remote identity on every port of `ports`, as `evaluate_direction` decides: not enforced →
 /// allowed; any matching deny → denied; matching allows → allowed (through the proxy when
-/// every one has L7 rules; `test-always-fail` authentication denies); none → the default.
+/// every one has L7 rules; the deciding key's `test-always-fail` authentication denies); none →
+/// the default.
 /// Each entry's peers are checked once.
 fn direction_row(policy: &DirectionPolicy, remote: NumericIdentity, ports: &[(Protocol, u16)]) -> Vec<u8> {
     if !policy.enforced {
@@ -93,7 +94,7 @@ fn direction_row(policy: &DirectionPolicy, remote: NumericIdentity, ports: &[(Pr
         .map(|(protocol, port)| {
             let mut allowed = false;
             let mut plain = false;
-            let mut auth: Option<polc_ir::AuthMode> = None;
+            let mut any_auth = false;
             for entry in &matching {
                 if !entry.l4.matches(*protocol, *port) {
                     continue;
@@ -103,14 +104,12 @@ fn direction_row(policy: &DirectionPolicy, remote: NumericIdentity, ports: &[(Pr
                     RuleVerdict::Allow => {
                         allowed = true;
                         plain |= entry.l7.is_none();
-                        if let Some(mode) = entry.auth
-                            && auth.is_none_or(|current| mode.auth_type() > current.auth_type())
-                        {
-                            auth = Some(mode);
-                        }
+                        any_auth |= entry.auth.is_some();
                     }
                 }
             }
+            // The mode of the deciding policy-map key, as the evaluator settles it.
+            let auth = if any_auth { polc_ir::direction_auth(policy, remote, *protocol, *port) } else { None };
             outcome_of(policy.default_deny, allowed, plain, auth)
         })
         .collect()
