@@ -16,6 +16,12 @@
 //!
 //! Any failure before step 6 removes what step 3 loaded and leaves the live generation
 //! untouched; it is returned to the caller and recorded as the last error.
+//!
+//! Before step 3 the apply writes a journal to the state directory and updates it at each
+//! stage ([`ApplyStage`]). An agent that finds a journal at start was killed in the middle of
+//! an apply: it adopts whatever generation the selector makes live (the old one before the
+//! flip; after it, the new one, whose switch it then finishes), removes the instances and
+//! spare-slot maps the interrupted apply built, and says what happened in the last error.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
@@ -27,11 +33,12 @@ use polc_ebpf::bundle::{Bundle, read_bundle};
 use polc_ebpf::object;
 
 use crate::contract::{self, Limits, OuterRole, Plan, endpoint_key};
+use crate::fault::{ApplyStage, FaultPlan, kill_this_process};
 use crate::interfaces;
 use crate::kernel::{InnerMap, KernelError, LinkState, NodeKernel, ensure_bpffs};
 use crate::metrics::Metrics;
 use crate::protocol::ApplyReport;
-use crate::state::{Attachment, EndpointRecord, ErrorRecord, GenerationRecord, MapRecord, PersistedState, StateError, StateStore};
+use crate::state::{ApplyJournal, Attachment, EndpointRecord, ErrorRecord, GenerationRecord, MapRecord, PersistedState, STATE_FORMAT, StateError, StateStore};
 use crate::status::Status;
 use crate::time::now_rfc3339;
 
@@ -55,6 +62,8 @@ pub struct AgentConfig {
     pub rescan_interval: Duration,
     /// How often the watch directory is read.
     pub watch_interval: Duration,
+    /// Testing hook: SIGKILL this process at a stage of an apply (`POLC_AGENT_FAULT`).
+    pub fault: Option<FaultPlan>,
 }
 
 impl AgentConfig {
@@ -70,6 +79,7 @@ impl AgentConfig {
             limits: Limits::default(),
             rescan_interval: Duration::from_secs(2),
             watch_interval: Duration::from_secs(1),
+            fault: None,
         }
     }
 }
@@ -129,6 +139,40 @@ struct Staged {
     entries: u64,
 }
 
+/// An apply's journal and the fault-injection hook: every stage the apply reaches is written
+/// to the journal before anything of the next stage happens.
+struct Progress {
+    store: StateStore,
+    journal: ApplyJournal,
+    /// The stage at which this apply kills the process, if the fault plan names this apply.
+    kill_at: Option<ApplyStage>,
+}
+
+impl Progress {
+    /// Records `stage` in the journal, then kills the process if the fault plan says so.
+    fn reach(&mut self, stage: ApplyStage) {
+        self.record(stage);
+        if self.kill_at == Some(stage) {
+            kill_this_process();
+        }
+    }
+
+    /// Records `stage` in the journal. The first write was synced; these need only survive
+    /// the process, and a failure leaves the previous stage, which recovery handles alike.
+    fn record(&mut self, stage: ApplyStage) {
+        self.journal.stage = stage.name().to_owned();
+        let _ = self.store.save_journal(&self.journal, false);
+    }
+
+    /// Called after each record written into the new generation's maps: kills the process
+    /// half-way through the first map when the fault plan names [`ApplyStage::Building`].
+    fn record_written(&self, written: usize, of: u64) {
+        if self.kill_at == Some(ApplyStage::Building) && written as u64 == of.div_ceil(2) {
+            kill_this_process();
+        }
+    }
+}
+
 /// The agent's engine: the state, the kernel pins and the status it publishes.
 pub struct Engine {
     config: AgentConfig,
@@ -136,6 +180,8 @@ pub struct Engine {
     store: StateStore,
     state: PersistedState,
     shared: Arc<Shared>,
+    /// Apply requests this process has taken, for the fault plan.
+    applies_started: u64,
 }
 
 impl Engine {
@@ -146,7 +192,7 @@ impl Engine {
         ensure_bpffs(&config.bpffs)?;
         let store = StateStore::open(&config.state)?;
         let state = store.load()?;
-        let mut engine = Engine { kernel: NodeKernel::new(&config.bpffs), config, store, state, shared };
+        let mut engine = Engine { kernel: NodeKernel::new(&config.bpffs), config, store, state, shared, applies_started: 0 };
         engine.adopt()?;
         Ok(engine)
     }
@@ -156,7 +202,19 @@ impl Engine {
     }
 
     fn adopt(&mut self) -> Result<(), StartError> {
+        let journal = match self.store.load_journal() {
+            Ok(journal) => journal,
+            Err(error) => {
+                // An apply was interrupted, but what it was is lost: the cleanup below does
+                // not need the journal, only the message does.
+                let message = format!("an interrupted apply left a journal that cannot be read: {}", crate::describe_error(&error));
+                self.record_error("state", message, None);
+                let _ = self.store.remove_journal();
+                None
+            }
+        };
         let selector = self.kernel.read_selector()?;
+        let mut removed_instances = 0usize;
         if let Some(pending) = self.state.pending.take() {
             let committed_slot = self.state.committed.as_ref().map(|committed| committed.slot);
             if selector == Some(pending.slot) && committed_slot != Some(pending.slot) {
@@ -164,12 +222,24 @@ impl Engine {
                 let previous = self.state.committed.replace(pending);
                 self.state.applies += 1;
                 self.save_state();
-                self.finish_switch(previous.as_ref());
+                self.finish_switch(previous.as_ref(), None);
             } else {
-                self.discard_instances_of(&pending);
+                removed_instances += self.discard_instances_of(&pending);
             }
         }
-        if let Some(committed) = self.state.committed.clone() {
+        // The agent stopped after recording a flip and before releasing the old generation.
+        if self.state.committed.as_ref().is_some_and(|committed| !committed.released && selector == Some(committed.slot)) {
+            self.finish_switch(None, None);
+        }
+        let flip_happened = journal.as_ref().is_some_and(|journal| {
+            self.state
+                .committed
+                .as_ref()
+                .is_some_and(|committed| committed.bundle_digest == journal.bundle_digest && committed.generation > journal.live_generation)
+        });
+
+        let committed = self.state.committed.clone();
+        if let Some(committed) = &committed {
             if selector != Some(committed.slot) {
                 self.record_error(
                     "state",
@@ -184,13 +254,45 @@ impl Engine {
             } else {
                 self.shared.status().adopted = true;
             }
-            // Instances no generation uses are leftovers of an apply that stopped half-way.
-            let referenced: BTreeSet<(String, String)> =
-                committed.endpoints.iter().map(|(name, endpoint)| (endpoint_key(name), endpoint.instance.clone())).collect();
-            for (endpoint, instance) in self.kernel.instances() {
-                if !referenced.contains(&(endpoint.clone(), instance.clone())) {
-                    let _ = self.kernel.remove_instance(&endpoint, &instance);
+        }
+        // Instances no generation uses are leftovers of an apply that stopped half-way.
+        let referenced: BTreeSet<(String, String)> =
+            committed.iter().flat_map(|committed| committed.endpoints.iter().map(|(name, endpoint)| (endpoint_key(name), endpoint.instance.clone()))).collect();
+        for (endpoint, instance) in self.kernel.instances() {
+            if !referenced.contains(&(endpoint.clone(), instance.clone())) && self.kernel.remove_instance(&endpoint, &instance).is_ok() {
+                removed_instances += 1;
+            }
+        }
+        // Maps an apply that never flipped put in the spare slots of live instances. Once a
+        // generation is live and released, its spare slots hold only placeholders, so this
+        // needs no journal and changes nothing after a clean stop.
+        let mut removed_maps = 0usize;
+        if let Some(committed) = committed.as_ref().filter(|committed| committed.released && selector == Some(committed.slot)) {
+            removed_maps = self.clear_spare_slots(committed);
+        }
+
+        if let Some(journal) = journal {
+            let stage = match (flip_happened, ApplyStage::from_name(&journal.stage)) {
+                (true, Some(stage)) if !stage.after_flip() => ApplyStage::Flipped.name().to_owned(),
+                _ => journal.stage.clone(),
+            };
+            let mut message = format!("apply of bundle {} interrupted at {stage} by an agent restart; ", journal.bundle_digest);
+            match (&committed, flip_happened) {
+                (Some(committed), true) => {
+                    message.push_str(&format!("its flip had happened, so generation {} is live and its switch was finished", committed.generation))
                 }
+                (Some(committed), false) => message.push_str(&format!("generation {} kept live", committed.generation)),
+                (None, _) => message.push_str("no generation was live and none is"),
+            }
+            if removed_instances + removed_maps > 0 {
+                message.push_str(&format!("; removed {removed_instances} instance(s) and {removed_maps} map(s) left behind"));
+            }
+            if !flip_happened {
+                self.state.failures += 1;
+            }
+            self.record_error("interrupted", message, Some(Path::new(&journal.bundle_path)));
+            if let Err(error) = self.store.remove_journal() {
+                self.record_error("state", crate::describe_error(&error), None);
             }
         }
         self.save_state();
@@ -199,9 +301,33 @@ impl Engine {
         Ok(())
     }
 
+    /// Puts placeholders in the spare slots of `committed`'s instances that hold maps of a
+    /// generation that never went live; returns how many maps were taken out.
+    fn clear_spare_slots(&self, committed: &GenerationRecord) -> usize {
+        let spare = 1 - committed.slot.min(1);
+        let mut placeholders = Vec::new();
+        for (name, endpoint) in &committed.endpoints {
+            let key = endpoint_key(name);
+            for role in OuterRole::ALL {
+                let built = self.kernel.slot_map_info(&key, &endpoint.instance, role, spare).ok().flatten().is_some_and(|(_, max_entries)| max_entries != 1);
+                if built && let Ok(placeholder) = InnerMap::placeholder(role) {
+                    placeholders.push((key.clone(), endpoint.instance.clone(), placeholder));
+                }
+            }
+        }
+        let jobs: Vec<(&str, &str, u32, &InnerMap)> =
+            placeholders.iter().map(|(key, instance, placeholder)| (key.as_str(), instance.as_str(), spare, placeholder)).collect();
+        match self.kernel.set_slots(&jobs) {
+            Ok(()) => jobs.len(),
+            Err(_) => 0,
+        }
+    }
+
     /// Removes the instances a never-flipped generation loaded that the committed one does
-    /// not use.
-    fn discard_instances_of(&mut self, pending: &GenerationRecord) {
+    /// not use; returns how many were there.
+    fn discard_instances_of(&mut self, pending: &GenerationRecord) -> usize {
+        let mut removed = 0;
+        let pinned = self.kernel.instances();
         for (name, endpoint) in &pending.endpoints {
             let used = self
                 .state
@@ -209,10 +335,12 @@ impl Engine {
                 .as_ref()
                 .and_then(|committed| committed.endpoints.get(name))
                 .is_some_and(|committed| committed.instance == endpoint.instance);
-            if !used {
-                let _ = self.kernel.remove_instance(&endpoint_key(name), &endpoint.instance);
+            let key = endpoint_key(name);
+            if !used && pinned.contains(&(key.clone(), endpoint.instance.clone())) && self.kernel.remove_instance(&key, &endpoint.instance).is_ok() {
+                removed += 1;
             }
         }
+        removed
     }
 
     fn save_state(&mut self) {
@@ -238,7 +366,13 @@ impl Engine {
     /// Applies the bundle at `path`; `received` is when the request arrived.
     pub fn apply(&mut self, path: &Path, received: Instant) -> Result<ApplyReport, ApplyFailure> {
         self.shared.status().applying = true;
+        self.applies_started += 1;
         let result = self.apply_bundle(path, received);
+        // The apply is over, whichever way: what it did is in the state file now.
+        if let Err(error) = self.store.remove_journal() {
+            self.record_error("state", crate::describe_error(&error), None);
+            self.save_state();
+        }
         match &result {
             Ok(report) if !report.unchanged => {
                 self.shared.metrics.record_apply(report.request_to_flip_us as f64 / 1e6);
@@ -283,12 +417,28 @@ impl Engine {
             Some(1) => 0,
             _ => 1,
         };
+        let journal = ApplyJournal {
+            format: STATE_FORMAT,
+            bundle_digest: plan.bundle_digest.to_string(),
+            bundle_path: path.display().to_string(),
+            started_at: now_rfc3339(),
+            live_generation: self.state.committed.as_ref().map_or(0, |committed| committed.generation),
+            live_slot: active,
+            target_slot: spare,
+            stage: ApplyStage::Verified.name().to_owned(),
+        };
+        self.store.save_journal(&journal, true).map_err(|error| ApplyFailure::new("state", &error))?;
+        let kill_at = self.config.fault.filter(|fault| fault.apply == self.applies_started).map(|fault| fault.stage);
+        let mut progress = Progress { store: self.store.clone(), journal, kill_at };
+        progress.reach(ApplyStage::Verified);
+
         let mut staged = Staged::default();
-        if let Err(failure) = self.stage(&bundle, &plan, active, spare, &mut staged) {
+        if let Err(failure) = self.stage(&bundle, &plan, active, spare, &mut staged, &mut progress) {
             self.abort(&staged);
             return Err(failure);
         }
         let staged_at = received.elapsed();
+        progress.reach(ApplyStage::Staged);
 
         let record = self.new_record(&plan, path, spare);
         self.state.pending = Some(record.clone());
@@ -297,6 +447,7 @@ impl Engine {
             self.abort(&staged);
             return Err(ApplyFailure::new("state", &error));
         }
+        progress.reach(ApplyStage::Recorded);
 
         // The flip.
         if let Err(error) = self.kernel.write_selector(spare) {
@@ -306,6 +457,7 @@ impl Engine {
             return Err(ApplyFailure::new("kernel", &error));
         }
         let request_to_flip = received.elapsed();
+        progress.reach(ApplyStage::Flipped);
 
         // Grace period: rewriting a slot that already holds the same map changes nothing
         // for packets, and the kernel returns only once every program that could have read
@@ -320,7 +472,7 @@ impl Engine {
         self.state.pending = None;
         self.state.applies += 1;
         self.save_state();
-        self.finish_switch(previous.as_ref());
+        self.finish_switch(previous.as_ref(), Some(&mut progress));
         self.publish();
         let committed = self.state.committed.as_ref();
         Ok(ApplyReport {
@@ -374,7 +526,7 @@ impl Engine {
     }
 
     /// Steps 3 and 4: instances loaded, inner maps built, spare slots filled.
-    fn stage(&self, bundle: &Bundle, plan: &Plan, active: Option<u32>, spare: u32, staged: &mut Staged) -> Result<(), ApplyFailure> {
+    fn stage(&self, bundle: &Bundle, plan: &Plan, active: Option<u32>, spare: u32, staged: &mut Staged, progress: &mut Progress) -> Result<(), ApplyFailure> {
         let kernel_failure = |error: KernelError| ApplyFailure::new("kernel", &error);
         let committed = self.state.committed.as_ref();
         let committed_endpoint = |name: &str| committed.and_then(|committed| committed.endpoints.get(name));
@@ -393,7 +545,9 @@ impl Engine {
                 .ok_or_else(|| ApplyFailure { kind: "bundle", message: format!("blob `{}` is missing from the bundle", endpoint.object.digest) })?;
             self.kernel.load_instance(&endpoint.key, &endpoint.instance, &endpoint.object.name, bytes, &endpoint.object.constants).map_err(kernel_failure)?;
         }
+        progress.reach(ApplyStage::Loaded);
 
+        progress.record(ApplyStage::Building);
         for (name, section) in &plan.maps {
             let Some(role) = OuterRole::ALL.into_iter().find(|role| role.layout() == (section.kind, section.key_size, section.value_size)) else {
                 continue;
@@ -401,7 +555,10 @@ impl Engine {
             let records = bundle
                 .blob(&section.digest)
                 .ok_or_else(|| ApplyFailure { kind: "bundle", message: format!("blob `{}` is missing from the bundle", section.digest) })?;
-            staged.inner_maps.insert(name.clone(), InnerMap::build(role, section, records).map_err(kernel_failure)?);
+            let progress = &*progress;
+            let inner =
+                InnerMap::build_observed(role, section, records, &mut |written| progress.record_written(written, section.entries)).map_err(kernel_failure)?;
+            staged.inner_maps.insert(name.clone(), inner);
             staged.entries += section.entries;
         }
 
@@ -459,22 +616,30 @@ impl Engine {
         Ok(())
     }
 
-    /// Undoes step 3 after a failure before the flip.
+    /// Undoes steps 3 and 4 after a failure before the flip: the instances loaded for this
+    /// apply, and the maps it put in the spare slots of live instances.
     fn abort(&self, staged: &Staged) {
         for (endpoint, instance) in &staged.fresh_instances {
             let _ = self.kernel.remove_instance(endpoint, instance);
         }
+        if let Some(committed) = &self.state.committed {
+            self.clear_spare_slots(committed);
+        }
     }
 
     /// Step 8, after the flip and the grace period (or, after a restart, for a flip the
-    /// previous agent did not finish): links, leftovers, and the old slot's maps.
-    fn finish_switch(&mut self, previous: Option<&GenerationRecord>) {
+    /// previous agent did not finish): links, leftovers, and the old slot's maps. Without
+    /// `previous` (it was lost with a killed agent), every filled old slot is released.
+    fn finish_switch(&mut self, previous: Option<&GenerationRecord>, mut progress: Option<&mut Progress>) {
         let Some(current) = self.state.committed.clone() else {
             return;
         };
         // Programs of upgraded endpoints are replaced on their links, new endpoints attached.
         self.rescan();
         let current = self.state.committed.clone().unwrap_or(current);
+        if let Some(progress) = progress.as_deref_mut() {
+            progress.reach(ApplyStage::Upgraded);
+        }
         if let Some(previous) = previous {
             for (name, record) in &previous.endpoints {
                 let key = endpoint_key(name);
@@ -499,7 +664,7 @@ impl Engine {
             let old_slot = 1 - current.slot.min(1);
             let mut releases = Vec::new();
             for (name, record) in &current.endpoints {
-                let reused = previous.and_then(|previous| previous.endpoints.get(name)).is_some_and(|old| old.instance == record.instance);
+                let reused = previous.is_none_or(|previous| previous.endpoints.get(name).is_some_and(|old| old.instance == record.instance));
                 if !reused {
                     continue;
                 }
@@ -513,6 +678,16 @@ impl Engine {
             }
             let jobs: Vec<(&str, &str, u32, &InnerMap)> =
                 releases.iter().map(|(key, instance, placeholder)| (key.as_str(), instance.as_str(), old_slot, placeholder)).collect();
+            match progress {
+                // A fault plan that stops the release half-way: one map first, then the stop.
+                Some(progress) if progress.kill_at == Some(ApplyStage::Releasing) && !jobs.is_empty() => {
+                    let (key, instance, slot, placeholder) = jobs[0];
+                    let _ = self.kernel.set_slot(key, instance, slot, placeholder);
+                    progress.reach(ApplyStage::Releasing);
+                }
+                Some(progress) => progress.record(ApplyStage::Releasing),
+                None => {}
+            }
             let _ = self.kernel.set_slots(&jobs);
             if let Some(committed) = self.state.committed.as_mut() {
                 committed.released = true;

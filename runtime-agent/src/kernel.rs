@@ -173,6 +173,12 @@ impl InnerMap {
     /// Creates the inner map for `section` (whose layout the contract has checked against
     /// `role`) and writes every record.
     pub fn build(role: OuterRole, section: &MapSection, records: &[u8]) -> Result<InnerMap, KernelError> {
+        InnerMap::build_observed(role, section, records, &mut |_| {})
+    }
+
+    /// [`InnerMap::build`], calling `written(n)` after the `n`th record is written (the
+    /// fault-injection hook stops an apply half-way through a map this way).
+    pub fn build_observed(role: OuterRole, section: &MapSection, records: &[u8], written: &mut dyn FnMut(usize)) -> Result<InnerMap, KernelError> {
         let create_error = |source| KernelError::CreateMap { name: section.name.clone(), max_entries: section.max_entries, source: Box::new(source) };
         let fill_error = |index: usize| {
             let name = section.name.clone();
@@ -190,6 +196,7 @@ impl InnerMap {
                 for (index, record) in records.enumerate() {
                     let (key, value) = lpm_record::<8, 12>(record).ok_or_else(mismatch)?;
                     map.insert(&key, value, 0).map_err(fill_error(index))?;
+                    written(index + 1);
                 }
                 InnerMap::Policy(map)
             }
@@ -198,6 +205,7 @@ impl InnerMap {
                 for (index, record) in records.enumerate() {
                     let (key, value) = split_record::<12, 12>(record).ok_or_else(mismatch)?;
                     map.insert(key, value, 0).map_err(fill_error(index))?;
+                    written(index + 1);
                 }
                 InnerMap::PolicyHash(map)
             }
@@ -206,6 +214,7 @@ impl InnerMap {
                 for (index, record) in records.enumerate() {
                     let (key, value) = lpm_record::<20, 24>(record).ok_or_else(mismatch)?;
                     map.insert(&key, value, 0).map_err(fill_error(index))?;
+                    written(index + 1);
                 }
                 InnerMap::Ipcache(map)
             }
@@ -464,6 +473,23 @@ impl NodeKernel {
         };
         match found {
             Ok(inner) => Ok(Some(inner)),
+            Err(MapError::KeyNotFound) => Ok(None),
+            Err(error) => Err(map_error(&path)(error)),
+        }
+    }
+
+    /// The kernel id and max entries of the inner map in `slot` of the instance's outer map
+    /// for `role`, if the slot is filled. A placeholder has max entries 1.
+    pub fn slot_map_info(&self, endpoint: &str, instance: &str, role: OuterRole, slot: u32) -> Result<Option<(u32, u32)>, KernelError> {
+        let path = self.outer_map_pin(endpoint, instance, role);
+        let data = MapData::from_pin(&path).map_err(map_error(&path))?;
+        let map = Map::from_map_data(data).map_err(map_error(&path))?;
+        let outer: ArrayOfMaps<MapData, MapData> = ArrayOfMaps::try_from(map).map_err(map_error(&path))?;
+        match outer.get(&slot, 0) {
+            Ok(inner) => {
+                let info = inner.info().map_err(map_error(&path))?;
+                Ok(Some((info.id(), info.max_entries())))
+            }
             Err(MapError::KeyNotFound) => Ok(None),
             Err(error) => Err(map_error(&path)(error)),
         }

@@ -9,12 +9,14 @@
 //! - [`server`]: the tokio service: the control socket, the watch directory, periodic
 //!   rescans and the metrics endpoint.
 //! - [`protocol`], [`client`], [`status`]: the line-delimited JSON control protocol.
-//! - [`state`]: the state file, written atomically; [`interfaces`]: finding an endpoint's
+//! - [`fault`]: the `POLC_AGENT_FAULT` testing hook (SIGKILL at a named apply stage).
+//! - [`state`]: the state file and the apply journal, written atomically; [`interfaces`]: finding an endpoint's
 //!   interface; [`metrics`]: the Prometheus registry; [`time`]: timestamps.
 
 pub mod client;
 pub mod contract;
 pub mod engine;
+pub mod fault;
 pub mod interfaces;
 pub mod kernel;
 pub mod metrics;

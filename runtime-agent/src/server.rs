@@ -21,6 +21,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::oneshot;
 
 use crate::engine::{AgentConfig, ApplyFailure, Engine, Shared, StartError};
+use crate::fault::FaultPlan;
 use crate::kernel::NodeKernel;
 use crate::protocol::{ApplyReport, MAX_REQUEST_LENGTH, Request, Response, parse_request};
 
@@ -47,6 +48,8 @@ pub enum AgentError {
     },
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    #[error("{0}")]
+    Fault(String),
 }
 
 /// A command for the engine thread.
@@ -74,7 +77,12 @@ pub fn run(config: AgentConfig) -> Result<(), AgentError> {
 }
 
 /// Runs the agent until `shutdown` completes. The datapath stays live afterwards.
-pub fn run_until(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Result<(), AgentError> {
+/// `POLC_AGENT_FAULT` (a testing hook, see [`crate::fault`]) is read here when the
+/// configuration has no fault plan.
+pub fn run_until(mut config: AgentConfig, shutdown: impl Future<Output = ()>) -> Result<(), AgentError> {
+    if config.fault.is_none() {
+        config.fault = FaultPlan::from_environment().map_err(AgentError::Fault)?;
+    }
     if let Some(address) = config.metrics
         && !address.ip().is_loopback()
     {

@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 
 /// The state file's name inside the state directory.
 pub const STATE_FILE: &str = "state.json";
+/// The apply journal's name inside the state directory: present while an apply runs.
+pub const JOURNAL_FILE: &str = "apply-journal.json";
 /// The state file format this build writes and reads.
 pub const STATE_FORMAT: u64 = 1;
 
@@ -84,12 +86,32 @@ pub struct MapRecord {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorRecord {
-    /// What failed: `bundle`, `contract`, `kernel`, `state` or `attach`.
+    /// What failed: `bundle`, `contract`, `kernel`, `state`, `attach`, or `interrupted` (an
+    /// apply stopped by the agent's death, found by the next agent).
     pub kind: String,
     pub message: String,
     pub at: String,
     /// The bundle being applied, when the failure was an apply.
     pub bundle: Option<String>,
+}
+
+/// The apply journal (`STATE_DIR/apply-journal.json`): written, and synced, before an apply
+/// touches the kernel, updated as it passes each stage, and removed when it is over. A
+/// journal found at start means the previous agent stopped in the middle of an apply.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyJournal {
+    pub format: u64,
+    pub bundle_digest: String,
+    pub bundle_path: String,
+    pub started_at: String,
+    /// The generation live when the apply started (0: none) and its slot.
+    pub live_generation: u64,
+    pub live_slot: Option<u32>,
+    /// The slot the apply builds the new generation in.
+    pub target_slot: u32,
+    /// The last stage the apply reached (see `fault::ApplyStage`).
+    pub stage: String,
 }
 
 /// A failure reading or writing the state file.
@@ -151,10 +173,52 @@ impl StateStore {
 
     /// Writes the state atomically (temporary file, sync, rename, directory sync).
     pub fn save(&self, state: &PersistedState) -> Result<(), StateError> {
-        let path = self.path();
-        let value = serde_json::to_value(state).map_err(|error| StateError::Invalid { path: path.clone(), detail: error.to_string() })?;
+        self.write_atomically(STATE_FILE, state, true)
+    }
+
+    pub fn journal_path(&self) -> PathBuf {
+        self.directory.join(JOURNAL_FILE)
+    }
+
+    /// The apply journal a previous agent left, if any.
+    pub fn load_journal(&self) -> Result<Option<ApplyJournal>, StateError> {
+        let path = self.journal_path();
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(StateError::Io { action: "read", path, source }),
+        };
+        let journal: ApplyJournal = serde_json::from_slice(&bytes).map_err(|error| StateError::Invalid { path: path.clone(), detail: error.to_string() })?;
+        if journal.format != STATE_FORMAT {
+            return Err(StateError::UnsupportedFormat { path, found: journal.format });
+        }
+        Ok(Some(journal))
+    }
+
+    /// Writes the apply journal atomically. `durable` also syncs it to disk (the first write
+    /// of an apply); later stage updates only need to survive the process, not the machine,
+    /// and a rename is atomic either way.
+    pub fn save_journal(&self, journal: &ApplyJournal, durable: bool) -> Result<(), StateError> {
+        self.write_atomically(JOURNAL_FILE, journal, durable)
+    }
+
+    /// Removes the apply journal (the apply is over).
+    pub fn remove_journal(&self) -> Result<(), StateError> {
+        let path = self.journal_path();
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(StateError::Io { action: "remove", path, source }),
+        }
+    }
+
+    /// Writes `value` as canonical JSON to `name`: a temporary file, renamed over the old one;
+    /// with `durable`, the file and the directory are synced too.
+    fn write_atomically(&self, name: &str, value: &impl Serialize, durable: bool) -> Result<(), StateError> {
+        let path = self.directory.join(name);
+        let value = serde_json::to_value(value).map_err(|error| StateError::Invalid { path: path.clone(), detail: error.to_string() })?;
         let text = polc_ebpf::bundle::canonical_json(&value).map_err(|error| StateError::Invalid { path: path.clone(), detail: error.to_string() })?;
-        let temporary = self.directory.join(format!(".{STATE_FILE}.tmp-{}", std::process::id()));
+        let temporary = self.directory.join(format!(".{name}.tmp-{}", std::process::id()));
         let io = |action: &'static str, path: &Path| {
             let path = path.to_path_buf();
             move |source| StateError::Io { action, path, source }
@@ -162,10 +226,15 @@ impl StateStore {
         {
             let mut file = File::create(&temporary).map_err(io("create", &temporary))?;
             file.write_all(text.as_bytes()).map_err(io("write", &temporary))?;
-            file.sync_all().map_err(io("sync", &temporary))?;
+            if durable {
+                file.sync_all().map_err(io("sync", &temporary))?;
+            }
         }
         std::fs::rename(&temporary, &path).map_err(io("rename into", &path))?;
-        File::open(&self.directory).and_then(|directory| directory.sync_all()).map_err(io("sync directory", &self.directory))
+        if durable {
+            File::open(&self.directory).and_then(|directory| directory.sync_all()).map_err(io("sync directory", &self.directory))?;
+        }
+        Ok(())
     }
 }
 
@@ -214,6 +283,31 @@ mod tests {
         assert_eq!(store.load().unwrap(), sample());
         let names: Vec<String> = std::fs::read_dir(store.directory()).unwrap().map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned()).collect();
         assert_eq!(names, vec![STATE_FILE.to_owned()]);
+    }
+
+    #[test]
+    fn the_apply_journal_round_trips_and_is_removed() {
+        let directory = tempfile::tempdir().unwrap();
+        let store = StateStore::open(directory.path()).unwrap();
+        assert_eq!(store.load_journal().unwrap(), None);
+        let journal = ApplyJournal {
+            format: STATE_FORMAT,
+            bundle_digest: "sha256:01".to_owned(),
+            bundle_path: "/b".to_owned(),
+            started_at: "2026-11-22T12:04:05.006Z".to_owned(),
+            live_generation: 2,
+            live_slot: Some(0),
+            target_slot: 1,
+            stage: "staged".to_owned(),
+        };
+        store.save_journal(&journal, true).unwrap();
+        store.save_journal(&ApplyJournal { stage: "recorded".to_owned(), ..journal.clone() }, false).unwrap();
+        assert_eq!(store.load_journal().unwrap().map(|journal| journal.stage), Some("recorded".to_owned()));
+        store.remove_journal().unwrap();
+        store.remove_journal().unwrap();
+        assert_eq!(store.load_journal().unwrap(), None);
+        std::fs::write(store.journal_path(), b"{").unwrap();
+        assert!(matches!(store.load_journal(), Err(StateError::Invalid { .. })));
     }
 
     #[test]

@@ -344,3 +344,27 @@ fn a_second_agent_on_the_same_socket_is_refused_privileged() {
     assert_eq!(polc_agent::describe_error(&error), format!("another agent is listening on `{}`", node.socket.display()));
     assert_eq!(node.status().generation, 0, "the first agent is unaffected");
 }
+
+#[test]
+fn a_damaged_apply_journal_is_reported_and_removed_privileged() {
+    if !privileged("a_damaged_apply_journal_is_reported_and_removed_privileged") {
+        return;
+    }
+    let node = TestNode::new();
+    let agent = InProcessAgent::start(node.config(), None);
+    node.apply(&node.write("a", &generation_a().bundle())).expect("generation A applies");
+    assert!(!node.state.join("apply-journal.json").exists(), "a finished apply leaves no journal");
+    agent.stop().expect("the agent stops");
+    std::fs::write(node.state.join("apply-journal.json"), b"{\"format\": 1, \"bundle_digest\": ").unwrap();
+
+    let _agent = InProcessAgent::start(node.config(), None);
+    let status = node.status();
+    assert_eq!(status.generation, 1);
+    assert!(status.adopted);
+    let error = status.last_error.expect("the damaged journal is reported");
+    assert_eq!(error.kind, "state");
+    assert!(error.message.starts_with("an interrupted apply left a journal that cannot be read: the state file `"), "{}", error.message);
+    assert!(!node.state.join("apply-journal.json").exists(), "the damaged journal is removed");
+    let instance = status.endpoints[ENDPOINT].instance.clone();
+    assert_generation_a_live(&node, &instance);
+}

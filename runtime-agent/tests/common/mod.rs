@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod traffic;
+
 use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::AsFd;
@@ -13,6 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use aya::maps::{ArrayOfMaps, Map, MapData};
+use aya::programs::links::{FdLink, PinnedLink};
 use aya::programs::{SchedClassifier, TestRun, TestRunOptions};
 use polc_agent::client;
 use polc_agent::{AgentConfig, Status};
@@ -195,6 +198,26 @@ impl TestNode {
         inner.info().ok().map(|info| info.id())
     }
 
+    /// The kernel ids of the endpoint's pinned tcx links (ingress program, egress program);
+    /// `None` where no link is pinned. A link that keeps its id was never detached.
+    pub fn link_ids(&self, endpoint_key: &str) -> [Option<u32>; 2] {
+        ["polc_ingress", "polc_egress"].map(|program| {
+            let pinned = PinnedLink::from_pin(self.bpffs.join("links").join(endpoint_key).join(program)).ok()?;
+            FdLink::from(pinned).info().ok().map(|info| info.id())
+        })
+    }
+
+    /// The max entries of the inner map in `slot` of the instance's outer map `outer`
+    /// (1 for the agent's placeholders), or `None` for an empty slot.
+    pub fn slot_max_entries(&self, instance: &str, outer: &str, slot: u32) -> Option<u32> {
+        let path = self.bpffs.join("endpoints").join(ENDPOINT_KEY).join(instance).join(outer);
+        let data = MapData::from_pin(&path).ok()?;
+        let map = Map::from_map_data(data).ok()?;
+        let outer: ArrayOfMaps<MapData, MapData> = ArrayOfMaps::try_from(map).ok()?;
+        let inner = outer.get(&slot, 0).ok()?;
+        inner.info().ok().map(|info| info.max_entries())
+    }
+
     /// Runs a UDP frame from `source` to `destination:port` through the live instance's
     /// ingress program (BPF_PROG_TEST_RUN) and returns the tc verdict.
     pub fn ingress_verdict(&self, instance: &str, source: IpAddr, destination: IpAddr, port: u16) -> u32 {
@@ -291,7 +314,13 @@ pub struct ChildAgent {
 
 impl ChildAgent {
     pub fn start(node: &TestNode, namespace: Option<&str>, extra: &[&str]) -> ChildAgent {
+        ChildAgent::start_with_environment(node, namespace, extra, &[])
+    }
+
+    /// Starts the agent with extra environment variables (such as `POLC_AGENT_FAULT`).
+    pub fn start_with_environment(node: &TestNode, namespace: Option<&str>, extra: &[&str], environment: &[(&str, &str)]) -> ChildAgent {
         let mut command = Command::new(env!("CARGO_BIN_EXE_polc-agent"));
+        command.envs(environment.iter().copied());
         command.arg("--bpffs").arg(&node.bpffs).arg("--state").arg(&node.state).arg("--socket").arg(&node.socket).arg("--rescan-ms").arg("200").args(extra);
         let namespace = namespace.map(str::to_owned);
         let child = std::thread::scope(|scope| {
@@ -307,6 +336,27 @@ impl ChildAgent {
         });
         wait_for_agent(&node.socket);
         ChildAgent { child: Some(child) }
+    }
+
+    /// Waits for the agent to die and asserts that SIGKILL ended it (not an exit).
+    pub fn expect_killed(mut self) {
+        use std::os::unix::process::ExitStatusExt;
+        let mut child = self.child.take().expect("a running agent");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            match child.try_wait().expect("wait for the agent") {
+                Some(status) => {
+                    assert_eq!(status.signal(), Some(9), "the agent ended with {status:?}, not by SIGKILL");
+                    return;
+                }
+                None if Instant::now() > deadline => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("the agent did not kill itself");
+                }
+                None => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
     }
 
     /// SIGKILL: the agent gets no chance to clean anything up.
@@ -346,7 +396,8 @@ pub fn in_namespace<T: Send>(namespace: &str, work: impl FnOnce() -> T + Send) -
     })
 }
 
-fn ip(arguments: &[&str]) {
+/// Runs `ip` with `arguments` and asserts that it worked.
+pub fn ip(arguments: &[&str]) {
     let output = Command::new("ip").args(arguments).output().expect("`ip` runs (iproute2 is installed)");
     assert!(output.status.success(), "`ip {}` failed: {}", arguments.join(" "), String::from_utf8_lossy(&output.stderr));
 }
@@ -364,6 +415,11 @@ pub const POD_ADDRESS: [u8; 4] = [10, 201, 0, 2];
 pub const HOST_INTERFACE: &str = "lxcweb";
 
 impl NodeAndPod {
+    /// The pod as a traffic target on `ports`, for an endpoint with identity 3000.
+    pub fn target(&self, ports: &[u16]) -> traffic::Target {
+        traffic::Target { namespace: self.pod.clone(), address: v4(10, 201, 0, 2), ports: ports.to_vec(), endpoint_identity: 3000 }
+    }
+
     pub fn create() -> NodeAndPod {
         let pair = NodeAndPod::namespaces();
         pair.connect();
