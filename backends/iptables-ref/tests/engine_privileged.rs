@@ -237,6 +237,48 @@ fn flows_between_endpoints_by_id_pick_a_common_address_family_privileged() {
 }
 
 #[test]
+fn single_stack_endpoints_send_flows_of_the_other_family_from_an_extra_address_privileged() {
+    if skip_unless_root("single_stack_endpoints_send_flows_of_the_other_family_from_an_extra_address_privileged") {
+        return;
+    }
+    // The client keeps only its IPv4 address, the db only its IPv6 one.
+    let mut ir = two_node_ir();
+    for endpoint in &mut ir.endpoints {
+        match endpoint.id.0 {
+            1 => endpoint.addresses.retain(|address| address.is_ipv4()),
+            3 => endpoint.addresses.retain(|address| address.is_ipv6()),
+            _ => {}
+        }
+    }
+    let endpoint = |id: u16| FlowEnd::Endpoint(polc_ir::EndpointId(id));
+    let outside = |text: &str| FlowEnd::Address(address(text));
+    let cross = |source: FlowEnd, destination: FlowEnd, protocol: Protocol, port: u16| Flow { source, destination, protocol, port, l7: None };
+    let flows = vec![
+        // The client's egress decides by the destination's identity: the CIDR on 443, world on 80.
+        cross(endpoint(1), outside("2001:db8::7"), Protocol::TCP, 443),
+        cross(endpoint(1), outside("2001:db9::7"), Protocol::TCP, 443),
+        cross(endpoint(1), outside("2001:db9::7"), Protocol::TCP, 80),
+        // The server's ingress admits ICMPv6 echo from the client's identity only: the client's
+        // extra IPv6 address carries that identity.
+        cross(endpoint(1), endpoint(2), Protocol::ICMPV6, 128),
+        cross(endpoint(1), endpoint(2), Protocol::ICMPV6, 129),
+        // IPv4-only client to IPv6-only db, across nodes.
+        cross(endpoint(1), endpoint(3), Protocol::UDP, 53),
+        cross(endpoint(1), endpoint(3), Protocol::UDP, 54),
+        // Outside IPv4 addresses to the IPv6-only db: its ingress denies the CIDR and world, and
+        // its extra IPv4 address does not change who may reach it otherwise (its own node).
+        cross(outside("203.0.113.7"), endpoint(3), Protocol::TCP, 80),
+        cross(outside("198.51.100.9"), endpoint(3), Protocol::TCP, 80),
+        cross(outside("192.168.10.12"), endpoint(3), Protocol::TCP, 80),
+    ];
+    let extended = polc_iptables::engine::with_addresses_for_flows(&ir, &flows).expect("the flows need extra addresses");
+    assert!(extended.endpoints.iter().all(|endpoint| endpoint.addresses.iter().any(|address| address.is_ipv4())
+        && (endpoint.id.0 == 5 || endpoint.addresses.iter().any(|address| address.is_ipv6()))));
+    let expected = assert_engine_agrees(&ir, &flows);
+    assert_eq!(expected, [true, false, true, true, false, true, false, false, false, true]);
+}
+
+#[test]
 fn flows_the_network_cannot_hold_are_reported_not_run_privileged() {
     if skip_unless_root("flows_the_network_cannot_hold_are_reported_not_run_privileged") {
         return;

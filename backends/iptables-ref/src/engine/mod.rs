@@ -7,10 +7,17 @@
 //! [`run_flows`] does all of it for one IR; [`Cluster`] keeps the namespaces so that many IRs
 //! with the same endpoints and addresses can be applied and tested in turn.
 //!
+//! A flow whose ends have no address family in common (an IPv4-only pod and an IPv6 address)
+//! still runs: [`run_flows`] first gives the endpoint an extra address of the needed family,
+//! which carries the endpoint's identity ([`with_addresses_for_flows`]), so the flow is judged
+//! by identity as the reference evaluator judges it. Flows between two literal addresses of
+//! different families cannot be sent and are reported not run.
+//!
 //! Needs `ip` (iproute2), `ipset` and the iptables tools (`apt-get install -y iptables ipset
 //! iproute2`). The namespaces are named `polcipt-<pid>-...` and deleted on drop; namespaces of
 //! processes that no longer exist are deleted the next time a cluster is built.
 
+mod families;
 mod netns;
 mod packet;
 mod probe;
@@ -22,6 +29,7 @@ use std::time::Duration;
 
 use polc_ir::{Flow, FlowEnd, PolicyIr, Protocol};
 
+pub use families::with_addresses_for_flows;
 pub use netns::{find_tool, is_root};
 pub use topology::{ApplyStats, Backend, Cluster, Layout, unusable_reason};
 
@@ -105,6 +113,11 @@ impl Default for EngineOptions {
 /// Runs `flows` against the iptables rendering of `ir` on `backend`: builds the namespaces,
 /// loads the rules, sends the packets, and deletes the namespaces. One verdict per flow, in
 /// order.
+///
+/// A flow from or to an endpoint that has no address of the family the other end needs (an
+/// IPv4-only pod and an IPv6 address) is sent from an extra address the endpoint gets for the
+/// test (see [`with_addresses_for_flows`]), so it is judged by identity as the reference
+/// evaluator judges it.
 pub fn run_flows(ir: &PolicyIr, flows: &[Flow], backend: Backend) -> Result<Vec<FlowVerdict>, EngineError> {
     run_flows_with(ir, flows, backend, &EngineOptions::default())
 }
@@ -114,6 +127,8 @@ pub fn run_flows_with(ir: &PolicyIr, flows: &[Flow], backend: Backend, options: 
     if !is_root() {
         return Err(EngineError::new("the iptables engine needs root (it creates network namespaces and loads firewall rules)"));
     }
+    let extended = with_addresses_for_flows(ir, flows);
+    let ir = extended.as_ref().unwrap_or(ir);
     let layout = Layout::for_flows(ir, flows);
     let cluster = Cluster::new(&layout, backend)?;
     cluster.apply(ir)?;

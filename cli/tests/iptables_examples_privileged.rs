@@ -1,0 +1,93 @@
+//! PRIVILEGED: every FlowTest of `policies/examples/flowtests/` (with the sample inventory, the
+//! policies its `# policies:` line names and its `# options:`) passes with
+//! `polc test --engine iptables`, which sends every flow as real packets through the iptables
+//! rendering on both backends (`iptables-legacy` and `iptables-nft`) and fails a flow when the
+//! two disagree. Needs root (network namespaces, iptables, ipset); without root it says why and
+//! skips.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/examples")
+}
+
+/// The `# policies:` files and the `# options:` of a FlowTest file, from its header lines.
+fn header(text: &str) -> (Vec<String>, Vec<String>) {
+    let mut policies = Vec::new();
+    let mut options = Vec::new();
+    for line in text.lines().take_while(|line| line.starts_with('#')) {
+        if let Some(list) = line.strip_prefix("# policies:") {
+            policies.extend(list.split(',').map(str::trim).filter(|item| !item.is_empty() && *item != "this file").map(str::to_owned));
+        }
+        if let Some(list) = line.strip_prefix("# options:") {
+            options.extend(list.split(',').map(str::trim).filter(|item| !item.is_empty()).map(str::to_owned));
+        }
+    }
+    (policies, options)
+}
+
+#[test]
+fn every_example_flowtest_passes_with_the_iptables_engine_on_both_backends_privileged() {
+    if !polc_iptables::engine::is_root() {
+        eprintln!(
+            "skipping every_example_flowtest_passes_with_the_iptables_engine_on_both_backends_privileged: it creates network namespaces and loads iptables rules, which needs root"
+        );
+        return;
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(examples().join("flowtests"))
+        .expect("policies/examples/flowtests exists")
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.to_string_lossy().ends_with(".flowtest.yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 15, "expected the example FlowTests, found {}", files.len());
+    let mut problems = Vec::new();
+    let mut total_flows = 0;
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("readable FlowTest");
+        let (policies, options) = header(&text);
+        let mut arguments: Vec<String> = vec!["test".to_owned(), "inventory".to_owned()];
+        arguments.extend(policies);
+        arguments.push(file.display().to_string());
+        arguments.extend(["--engine", "iptables", "--format", "json"].map(str::to_owned));
+        for option in &options {
+            match option.as_str() {
+                "dual-stack" => arguments.push("--dual-stack".to_owned()),
+                other => panic!("{}: unknown option `{other}`", file.display()),
+            }
+        }
+        let output = Command::new(env!("CARGO_BIN_EXE_polc")).args(&arguments).current_dir(examples()).output().expect("polc runs");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let Ok(report) = serde_json::from_str::<serde_json::Value>(&stdout) else {
+            problems.push(format!("{}: no JSON report (exit {}): {}", file.display(), output.status, String::from_utf8_lossy(&output.stderr).trim()));
+            continue;
+        };
+        let flows = report["flows"].as_array().cloned().unwrap_or_default();
+        total_flows += flows.len();
+        if report["failed"] != 0 || !output.status.success() || flows.is_empty() {
+            problems.push(format!("{}: {} passed, {} failed (exit {})", file.display(), report["passed"], report["failed"], output.status));
+        }
+        for flow in &flows {
+            let reason = flow["reason"].as_str().unwrap_or_default();
+            // Every verdict must come from real packets on both backends.
+            if flow["passed"] != true || !reason.starts_with("iptables (legacy and nft)") {
+                problems.push(format!(
+                    "{}: {} -> {} {}/{}: expected {}, got {} ({}{})",
+                    file.display(),
+                    flow["from"],
+                    flow["to"],
+                    flow["port"],
+                    flow["protocol"],
+                    flow["expected"],
+                    flow["actual"],
+                    reason,
+                    flow["error"].as_str().unwrap_or_default()
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "the iptables engine fails example flows:\n{}", problems.join("\n"));
+    assert!(total_flows >= 150, "only {total_flows} example flows ran");
+    eprintln!("{total_flows} example flows passed with the iptables engine on both backends ({} files)", files.len());
+}
