@@ -98,7 +98,13 @@ pub enum ContractError {
     UnknownConstant { object: String, constant: String },
     #[error("object `{object}` gives constant `{constant}` {size} bytes, but the datapath's global has {expected}")]
     ConstantSize { object: String, constant: String, size: u8, expected: usize },
+    #[error("object `{object}` sets constant `{constant}`, whose maps this agent does not build (outer map `{outer}`)")]
+    UnsupportedConstant { object: String, constant: String, outer: &'static str },
 }
+
+/// Constants whose non-zero value makes the object read an outer map this agent does not
+/// build; such an object would drop every packet (`drop-no-generation`), so it is refused.
+const UNSUPPORTED_CONSTANTS: [(&str, &str); 1] = [("ipcache_host_hash", object::IPCACHE_HASH_GENERATIONS_MAP)];
 
 /// One endpoint's part of a plan.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -170,6 +176,11 @@ fn check_constants(object: &ObjectSection) -> Result<(), ContractError> {
         };
         if usize::from(constant.size) != *expected {
             return Err(ContractError::ConstantSize { object: object.name.clone(), constant: name.clone(), size: constant.size, expected: *expected });
+        }
+        if let Some((_, outer)) = UNSUPPORTED_CONSTANTS.iter().find(|(unsupported, _)| *unsupported == name)
+            && constant.value != 0
+        {
+            return Err(ContractError::UnsupportedConstant { object: object.name.clone(), constant: name.clone(), outer });
         }
     }
     Ok(())
@@ -308,6 +319,9 @@ mod tests {
         let small = Limits { max_entries_per_map: 1000, ..Limits::default() };
         let error = plan(&bundle(DatapathConfig::default(), &BINDINGS, false), None, &small).unwrap_err();
         assert_eq!(error.to_string(), "map `ipcache` asks for 512000 entries, more than this node allows (1000)");
+        let host_hash = DatapathConfig { ipcache_host_hash: true, ..DatapathConfig::default() };
+        let error = plan(&bundle(host_hash, &BINDINGS, false), None, &Limits::default()).unwrap_err();
+        assert_eq!(error.to_string(), "object `web` sets constant `ipcache_host_hash`, whose maps this agent does not build (outer map `polc_ipcache_hash`)");
         let tiny = Limits { max_total_record_bytes: 10, ..Limits::default() };
         assert!(matches!(plan(&bundle(DatapathConfig::default(), &BINDINGS, false), None, &tiny), Err(ContractError::TooLarge { total: 72, .. })));
     }

@@ -2,9 +2,10 @@
 //!
 //! Run as root: `cargo bench -p polc-ebpf --bench test_run_per_packet`. The figure is the
 //! kernel's own average per repetition (BPF_PROG_TEST_RUN `duration`), the best of several
-//! batches. Targets: under 150 ns per packet, and flat (largest / smallest < 1.5). Both
-//! policy lookup modes are measured (LPM trie, HASH probes), with connection tracking and
-//! drop events off and on, and the ipcache's share is shown separately.
+//! batches. Targets: under 150 ns per packet, and flat (largest / smallest < 1.5). The lookup
+//! modes are measured (LPM tries; HASH policy probes with the LPM ipcache; HASH policy probes
+//! with the host-entry HASH ipcache), with connection tracking and drop events off and on,
+//! and the ipcache's share is shown separately.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -93,21 +94,29 @@ fn main() {
         ("ipv6 tcp allowed (l3)", build_frame(&PacketSpec::tcp(sender_v6, endpoint_v6, 8080))),
         ("ipv4 udp allowed (l4-only)", build_frame(&PacketSpec::udp(sender_v4, endpoint_v4, 53))),
         ("ipv4 tcp denied (default)", build_frame(&PacketSpec::tcp(sender_v4, endpoint_v4, 8081))),
+        ("ipv4 tcp from world (no entry)", build_frame(&PacketSpec::tcp(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), endpoint_v4, 8080))),
     ];
     let quiet = DatapathConfig { enable_conntrack: false, emit_drop_events: false, ..DatapathConfig::default() };
+    let lpm = DatapathConfig { policy_map_hash: false, ipcache_host_hash: false, ..quiet };
+    let hash_policy = DatapathConfig { policy_map_hash: true, ipcache_host_hash: false, ..quiet };
+    let hash_both = DatapathConfig { policy_map_hash: true, ipcache_host_hash: true, ..quiet };
+    let loud = |config: DatapathConfig| DatapathConfig { enable_conntrack: true, emit_drop_events: true, ..config };
     let configs = [
-        ("LPM trie (default), policy only", quiet),
-        ("HASH probes, policy only", DatapathConfig { policy_map_hash: true, ..quiet }),
-        ("LPM trie (default), conntrack and drop events on", DatapathConfig::default()),
-        ("HASH probes, conntrack and drop events on", DatapathConfig { policy_map_hash: true, ..DatapathConfig::default() }),
+        ("LPM trie policy and ipcache, policy only", lpm),
+        ("HASH policy probes, LPM ipcache, policy only", hash_policy),
+        ("HASH policy probes, host HASH ipcache, policy only", hash_both),
+        ("LPM trie policy and ipcache, conntrack and drop events on", loud(lpm)),
+        ("HASH policy probes, host HASH ipcache, conntrack and drop events on", loud(hash_both)),
     ];
+    let default = DatapathConfig::default();
+    let is_default = |config: &DatapathConfig| config.policy_map_hash == default.policy_map_hash && config.ipcache_host_hash == default.ipcache_host_hash;
     let ipcache_image = ipcache(IPCACHE_ADDRESSES);
-    println!("BPF_PROG_TEST_RUN ns per packet (best of {BATCHES} batches of {REPEAT}); ipcache {} entries (LPM trie)", ipcache_image.len());
+    println!("BPF_PROG_TEST_RUN ns per packet (best of {BATCHES} batches of {REPEAT}); ipcache {} host entries", ipcache_image.len());
     let images: Vec<PolicyMapImage> = SIZES.iter().map(|size| PolicyMapImage::build(&policy_entries(*size)).expect("policy builds")).collect();
     println!("policy entries per image: {:?}", images.iter().map(PolicyMapImage::len).collect::<Vec<_>>());
     for (config_name, config) in configs {
         let datapath = Datapath::load(&config).expect("datapath loads");
-        println!("\nconfiguration: {config_name}");
+        println!("\nconfiguration: {config_name}{}", if is_default(&config) { " (the default lookup modes)" } else { "" });
         print!("{:<30}", "policy entries");
         for size in SIZES {
             print!("{size:>10}");
@@ -140,9 +149,9 @@ fn main() {
     // How much of the figure is the ipcache (LPM trie) rather than the policy.
     println!("\nipcache size effect: ipv4 tcp allowed, 65,000 policy entries, policy only");
     let largest = images.last().expect("images");
-    for (config_name, config) in [configs[0], configs[1]] {
+    for (config_name, config) in [configs[0], configs[1], configs[2]] {
         let datapath = Datapath::load(&config).expect("datapath loads");
-        print!("{config_name:<34}");
+        print!("{config_name:<52}");
         for addresses in [1u32, 1_000, 10_000] {
             datapath.install(largest, &ipcache(addresses)).expect("install");
             let frame = packets[0].1.as_ref().expect("frame builds");

@@ -49,8 +49,11 @@ struct polc_policy_value {
  * Hash lookup mode (policy_map_hash = 1): the same keys and values live in a HASH map,
  * plus one summary record per (identity, direction, protocol) that has entries:
  *   key   {prefixlen = POLC_POLICY_SUMMARY_PREFIXLEN, sec_label, egress, protocol, dport = 0}
- *   value {prefix_mask, 0, 0}: bit i set when an entry of prefixlen 40 + i exists for this
- *         identity and direction with this protocol (i >= 8), or with any protocol (i = 0).
+ *   value {prefix_mask, wildcard_mask, 0}: bit i of prefix_mask set when an entry of
+ *         prefixlen 40 + i exists for this identity and direction with this protocol
+ *         (i >= 8), or with any protocol (i = 0); wildcard_mask is identity 0's prefix_mask
+ *         for the same direction and protocol (0 when identity 0 has no summary there), so
+ *         one summary lookup serves both the L3 and the L4-only match.
  * Identity 0 with an L3-only entry in a direction has a summary for all 256 protocols,
  * so a missing summary means: identity 0 has nothing to probe; any other identity may
  * still have an L3-only entry (prefix 40), which is probed.
@@ -59,8 +62,9 @@ struct polc_policy_value {
 #define POLC_POLICY_SUMMARY_PREFIXLEN 255
 
 struct polc_policy_summary {
-	__u32 prefix_mask;
-	__u32 pad[2];
+	__u32 prefix_mask;   /* lengths present for this identity, direction and protocol */
+	__u32 wildcard_mask; /* identity 0's prefix_mask for the same direction and protocol */
+	__u32 pad;
 };
 
 /* ---- ipcache (Cilium cilium_ipcache_v2 layout) ---- */
@@ -123,7 +127,19 @@ struct polc_drop_event {
 	__u8 reason;
 	__u8 family; /* 4 or 6, 0 when not IP */
 	__u8 generation_slot;
-	__u8 pad;
+	__u8 pad; /* 0 in a drop event; POLC_VERDICT_EVENT_MARKER in a verdict event */
+};
+
+/* ---- verdict event (ring buffer record, emit_verdict_events = 1) ---- */
+
+#define POLC_VERDICT_EVENT_MARKER 1
+
+/* One per packet that reaches a verdict, allowed or dropped: the drop event layout with
+ * event.pad = POLC_VERDICT_EVENT_MARKER, then the first 8 bytes of the L4 payload (after
+ * the TCP/UDP/SCTP header, or the 8-byte ICMP/ICMPv6 header), zero-filled when shorter. */
+struct polc_verdict_event {
+	struct polc_drop_event event;
+	__u8 payload_prefix[8];
 };
 
 /* ---- connection tracking ---- */
@@ -150,6 +166,7 @@ _Static_assert(sizeof(struct polc_ipcache_key) == 24, "ipcache key is 24 bytes")
 _Static_assert(sizeof(struct polc_ipcache_value) == 24, "ipcache value is 24 bytes");
 _Static_assert(sizeof(struct polc_counter) == 16, "counter is 16 bytes");
 _Static_assert(sizeof(struct polc_drop_event) == 16, "drop event is 16 bytes");
+_Static_assert(sizeof(struct polc_verdict_event) == 24, "verdict event is 24 bytes");
 _Static_assert(sizeof(struct polc_ct_key) == 40, "ct key is 40 bytes");
 _Static_assert(sizeof(struct polc_ct_value) == 8, "ct value is 8 bytes");
 

@@ -15,13 +15,15 @@
  *      slot's policy and ipcache inner maps; nothing else is read afterwards;
  *   2. parse Ethernet, IPv4/IPv6 (IPv6 extension headers skipped), and the
  *      TCP/UDP/SCTP ports or the ICMP/ICMPv6 type;
- *   3. find the remote identity in the ipcache (LPM, Cilium key layout);
+ *   3. find the remote identity in the ipcache (LPM, Cilium key layout; with
+ *      ipcache_host_hash a HASH of the host entries is probed first);
  *   4. replies of flows allowed in the other direction pass (conntrack);
  *   5. policy lookup exactly as Cilium's __policy_can_access: L3 lookup with
  *      the identity, L4-only lookup with identity 0, precedence choice; the
  *      longest-prefix match is the kernel LPM trie (default, Cilium's map type)
  *      or, with policy_map_hash, probes of a HASH map holding the same keys;
- *   6. count the verdict per reason, emit a drop event to the ring buffer.
+ *   6. count the verdict per reason, emit a drop event to the ring buffer (or, with
+ *      emit_verdict_events, a verdict event for every packet).
  *
  * Build (reproducible, run in this directory; the committed-object test in
  * backends/ebpf/tests/committed_object.rs runs exactly this):
@@ -89,8 +91,16 @@ const volatile __u64 ct_lifetime_other_ns = 60ULL * 1000000000ULL;
 /* 1: longest-prefix matches on the policy use the HASH maps in polc_policy_hash
  * (cost independent of the number of entries); 0: the LPM tries in polc_policy. */
 const volatile __u8 policy_map_hash = 0;
+/* 1: the remote address is first looked up in the polc_ipcache_hash generation map, a
+ * HASH of the ipcache's host entries (/32, /128); only on a miss in the LPM trie. A host
+ * prefix is always the longest match for its address, so the answer is the trie's. */
+const volatile __u8 ipcache_host_hash = 0;
 /* 1: emit a polc_drop_event for every drop. */
 const volatile __u8 emit_drop_events = 1;
+/* 1: emit a polc_verdict_event for EVERY packet that reaches a verdict (allowed or
+ * dropped) instead of drop events: the drop event layout marked as a verdict record,
+ * followed by the first 8 bytes of the L4 payload. */
+const volatile __u8 emit_verdict_events = 0;
 /* 1: write the verdict details to skb->cb[0..4] (for BPF_PROG_TEST_RUN). */
 const volatile __u8 record_verdict = 0;
 
@@ -123,6 +133,14 @@ struct polc_ipcache_inner {
 	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_RDONLY_PROG);
 };
 
+struct polc_ipcache_hash_inner {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(key_size, sizeof(struct polc_ipcache_key));
+	__uint(value_size, sizeof(struct polc_ipcache_value));
+	__uint(max_entries, 1); /* generation maps are sized by userspace */
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_RDONLY_PROG);
+};
+
 /* Per-generation policy maps; userspace fills the slots. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
@@ -146,6 +164,14 @@ struct {
 	__type(key, __u32);
 	__array(values, struct polc_ipcache_inner);
 } polc_ipcache SEC(".maps");
+
+/* Per-generation HASH maps of the ipcache's host entries (ipcache_host_hash mode), same slots. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, POLC_GENERATION_SLOTS);
+	__type(key, __u32);
+	__array(values, struct polc_ipcache_hash_inner);
+} polc_ipcache_hash SEC(".maps");
 
 /* Index 0 holds the active slot. One 4-byte write flips a generation. */
 struct {
@@ -188,6 +214,8 @@ struct polc_packet {
 	__u8 ct_create;	   /* an allowed packet of this kind creates a ct entry */
 	__u8 ct_reply;	   /* this packet may be the reply of a ct entry */
 	__u8 icmp_control; /* passes before policy (frag-needed, ND) */
+	__u32 payload_off; /* offset of the L4 payload (verdict events only), 0 = unknown */
+	__u32 ip_end;	   /* end of the IP packet (header length fields), 0 = unknown */
 };
 
 static __always_inline int parse_l4(struct __sk_buff *skb, __u32 off, struct polc_packet *pkt)
@@ -208,6 +236,17 @@ static __always_inline int parse_l4(struct __sk_buff *skb, __u32 off, struct pol
 		pkt->policy_port = bpf_ntohs(ports[1]);
 		pkt->ct_create = 1;
 		pkt->ct_reply = 1;
+		if (emit_verdict_events) {
+			if (pkt->protocol == IPPROTO_TCP) {
+				__u8 data_offset;
+
+				/* A TCP header without its data offset byte leaves the payload unknown. */
+				if (bpf_skb_load_bytes(skb, off + 12, &data_offset, 1) == 0)
+					pkt->payload_off = off + (data_offset >> 4) * 4;
+			} else {
+				pkt->payload_off = off + (pkt->protocol == IPPROTO_UDP ? 8 : 12);
+			}
+		}
 		return -1;
 	}
 	case IPPROTO_ICMP:
@@ -220,6 +259,8 @@ static __always_inline int parse_l4(struct __sk_buff *skb, __u32 off, struct pol
 		/* Type and code are always present; the echo id only for echo. */
 		if (bpf_skb_load_bytes(skb, off, icmp, 4) < 0)
 			return POLC_DROP_INVALID;
+		if (emit_verdict_events)
+			pkt->payload_off = off + 8;
 		type = icmp[0];
 		code = icmp[1];
 		if (enable_icmp_rule)
@@ -264,6 +305,7 @@ static __always_inline int parse_ipv4(struct __sk_buff *skb, struct polc_packet 
 		return POLC_DROP_INVALID;
 	hdr_len = ip.ihl * 4;
 	pkt->family = 4;
+	pkt->ip_end = ETH_HLEN + bpf_ntohs(ip.tot_len);
 	pkt->protocol = ip.protocol;
 	__builtin_memcpy(pkt->saddr, &ip.saddr, 4);
 	__builtin_memcpy(pkt->daddr, &ip.daddr, 4);
@@ -284,6 +326,7 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, struct polc_packet 
 	if (ip6.version != 6)
 		return POLC_DROP_INVALID;
 	pkt->family = 6;
+	pkt->ip_end = ETH_HLEN + sizeof(struct ipv6hdr) + bpf_ntohs(ip6.payload_len);
 	__builtin_memcpy(pkt->saddr, &ip6.saddr, 16);
 	__builtin_memcpy(pkt->daddr, &ip6.daddr, 16);
 	nexthdr = ip6.nexthdr;
@@ -349,48 +392,65 @@ struct polc_verdict {
 	__u8 match_lpm_len;
 };
 
-/* Longest-prefix match over the HASH map: probe the prefix lengths the summary record
- * lists, longest first. Without a summary for this protocol only an L3-only entry
- * (prefix 40) can match, and for identity 0 not even that: identity 0's L3-only
- * entries are listed in summaries for every protocol. */
-static __always_inline const struct polc_policy_value *hash_lpm_lookup(void *map, const struct polc_policy_key *full)
+/* One probe of the HASH map at prefix length 40 + bit. */
+static __always_inline const struct polc_policy_value *hash_probe_one(void *map, struct polc_policy_key *key, __u8 protocol, __u16 port, __u32 bit)
+{
+	key->prefixlen = POLC_POLICY_STATIC_PREFIX_BITS + bit;
+	key->protocol = bit >= 8 ? protocol : 0;
+	key->dport = bit > 8 ? bpf_htons(port & (__u16)(0xffff << (24 - bit))) : 0;
+	return bpf_map_lookup_elem(map, key);
+}
+
+/* Longest-prefix match over the HASH map: probe the prefix lengths in `mask` (bit i for
+ * prefixlen 40 + i), longest first; the first hit is the LPM answer. The common lengths
+ * (exact port, protocol only, L3 only) are tested directly; the port-block lengths 9-23
+ * are walked only when one is present. (clang 14 cannot compile __builtin_clz for BPF.) */
+static __always_inline const struct polc_policy_value *hash_probe(void *map, __u32 identity, __u8 egress, __u8 protocol, __u16 port, __u32 mask)
 {
 	struct polc_policy_key key = {
-		.prefixlen = POLC_POLICY_SUMMARY_PREFIXLEN,
-		.sec_label = full->sec_label,
-		.egress = full->egress,
-		.protocol = full->protocol,
-		.dport = 0,
+		.sec_label = identity,
+		.egress = egress,
 	};
-	const struct polc_policy_summary *summary;
 	const struct polc_policy_value *value;
-	__u16 port = bpf_ntohs(full->dport);
-	__u32 mask;
 	int bit;
 
-	summary = bpf_map_lookup_elem(map, &key);
-	if (summary)
-		mask = summary->prefix_mask;
-	else
-		mask = full->sec_label ? 1 : 0;
-	for (bit = 24; bit >= 0; bit--) {
-		if (!(mask & (1U << bit)))
-			continue;
-		key.prefixlen = POLC_POLICY_STATIC_PREFIX_BITS + bit;
-		key.protocol = bit >= 8 ? full->protocol : 0;
-		key.dport = bit > 8 ? bpf_htons(port & (__u16)(0xffff << (24 - bit))) : 0;
-		value = bpf_map_lookup_elem(map, &key);
+	if (mask & (1U << 24)) {
+		value = hash_probe_one(map, &key, protocol, port, 24);
 		if (value)
 			return value;
 	}
+	if (mask & 0x00fffe00U) {
+#pragma unroll
+		for (bit = 23; bit >= 9; bit--) {
+			if (!(mask & (1U << bit)))
+				continue;
+			value = hash_probe_one(map, &key, protocol, port, bit);
+			if (value)
+				return value;
+		}
+	}
+	if (mask & (1U << 8)) {
+		value = hash_probe_one(map, &key, protocol, port, 8);
+		if (value)
+			return value;
+	}
+	if (mask & 1U)
+		return hash_probe_one(map, &key, protocol, port, 0);
 	return 0;
 }
 
-static __always_inline const struct polc_policy_value *lpm_lookup(void *map, const struct polc_policy_key *key)
+/* The summary record of (identity, direction, protocol), if any. */
+static __always_inline const struct polc_policy_summary *hash_summary(void *map, __u32 identity, __u8 egress, __u8 protocol)
 {
-	if (policy_map_hash)
-		return hash_lpm_lookup(map, key);
-	return bpf_map_lookup_elem(map, key);
+	struct polc_policy_key key = {
+		.prefixlen = POLC_POLICY_SUMMARY_PREFIXLEN,
+		.sec_label = identity,
+		.egress = egress,
+		.protocol = protocol,
+		.dport = 0,
+	};
+
+	return bpf_map_lookup_elem(map, &key);
 }
 
 static __always_inline void policy_lookup(void *policy_map, const struct polc_packet *pkt, __u32 remote, __u8 egress,
@@ -411,7 +471,22 @@ static __always_inline void policy_lookup(void *policy_map, const struct polc_pa
 	__u8 kind;
 	__u8 auth_type;
 
-	l3 = lpm_lookup(policy_map, &key);
+	/* HASH mode: the identity's summary lists the prefix lengths to probe for both matches.
+	 * Without one only an L3-only entry (prefix 40) can match for this identity, and
+	 * identity 0's summary (listed under every protocol when it has an L3-only entry)
+	 * gives the L4-only lengths. */
+	const struct polc_policy_summary *summary = 0;
+	__u32 wildcard_mask = 0;
+
+	if (policy_map_hash) {
+		summary = hash_summary(policy_map, remote, egress, pkt->protocol);
+		l3 = hash_probe(policy_map, remote, egress, pkt->protocol, pkt->policy_port,
+				summary ? summary->prefix_mask : (remote ? 1 : 0));
+		if (summary)
+			wildcard_mask = summary->wildcard_mask;
+	} else {
+		l3 = bpf_map_lookup_elem(policy_map, &key);
+	}
 	kind = 1;
 	if (!l3 && !egress && allow_localhost && default_deny_ingress && remote == host_identity &&
 	    endpoint_identity != host_identity) {
@@ -424,8 +499,16 @@ static __always_inline void policy_lookup(void *policy_map, const struct polc_pa
 		goto decide;
 	}
 
-	key.sec_label = 0;
-	l4 = lpm_lookup(policy_map, &key);
+	if (policy_map_hash) {
+		if (!summary) {
+			summary = hash_summary(policy_map, 0, egress, pkt->protocol);
+			wildcard_mask = summary ? summary->prefix_mask : 0;
+		}
+		l4 = hash_probe(policy_map, 0, egress, pkt->protocol, pkt->policy_port, wildcard_mask);
+	} else {
+		key.sec_label = 0;
+		l4 = bpf_map_lookup_elem(policy_map, &key);
+	}
 	if (l4 && (!l3 || l4->precedence > l3->precedence ||
 		   (l4->precedence == l3->precedence && entry_lpm_len(l4) > entry_lpm_len(l3)))) {
 		chosen = l4;
@@ -515,6 +598,35 @@ static __always_inline int is_policy_drop(__u32 reason)
 	       reason == POLC_DROP_FRAG_NOSUPPORT;
 }
 
+/* The first 8 bytes of the L4 payload, zero-filled when the payload is shorter or unknown.
+ * The payload ends at the IP packet's end or the frame's, whichever comes first, so the
+ * Ethernet padding of a short frame is not payload. A payload shorter than 8 bytes is read
+ * as the 8 bytes that end where it ends (they lie within the frame: the payload starts
+ * after at least 34 bytes of headers) and shifted down, so every read has a constant length
+ * (the verifier refuses a variable one that clang widens). Little-endian (the loader
+ * refuses big-endian hosts): memory byte i is bits 8i..8i+7. */
+static __always_inline void load_payload_prefix(struct __sk_buff *skb, const struct polc_packet *pkt, __u8 prefix[8])
+{
+	__u32 end = skb->len;
+	__u32 off = pkt->payload_off;
+	__u32 available;
+	__u64 window = 0;
+
+	if (pkt->ip_end && pkt->ip_end < end)
+		end = pkt->ip_end;
+	if (!off || off >= end || end < 8)
+		return;
+	available = end - off;
+	if (available >= 8) {
+		bpf_skb_load_bytes(skb, off, prefix, 8);
+		return;
+	}
+	if (bpf_skb_load_bytes(skb, end - 8, &window, 8) < 0)
+		return;
+	window >>= 8 * (8 - available);
+	__builtin_memcpy(prefix, &window, 8);
+}
+
 static __always_inline int finish(struct __sk_buff *skb, const struct polc_packet *pkt, struct polc_verdict *verdict,
 				  __u8 egress, __u32 slot)
 {
@@ -539,8 +651,27 @@ static __always_inline int finish(struct __sk_buff *skb, const struct polc_packe
 		skb->cb[4] = (__u32)pkt->policy_port | ((__u32)pkt->protocol << 16) | ((__u32)pkt->family << 24);
 	}
 
+	if (emit_verdict_events) {
+		struct polc_verdict_event record = {
+			.event = {
+				.remote_identity = verdict->remote_identity,
+				.local_identity = endpoint_identity,
+				.dport = pkt->policy_port,
+				.protocol = pkt->protocol,
+				.egress = egress,
+				.reason = (__u8)verdict->reason,
+				.family = pkt->family,
+				.generation_slot = (__u8)slot,
+				.pad = POLC_VERDICT_EVENT_MARKER,
+			},
+		};
+
+		load_payload_prefix(skb, pkt, record.payload_prefix);
+		bpf_ringbuf_output(&polc_drops, &record, sizeof(record), 0);
+	}
+
 	if (is_drop(verdict->reason)) {
-		if (emit_drop_events) {
+		if (emit_drop_events && !emit_verdict_events) {
 			struct polc_drop_event event = {
 				.remote_identity = verdict->remote_identity,
 				.local_identity = endpoint_identity,
@@ -566,7 +697,7 @@ static __always_inline int polc_handle(struct __sk_buff *skb, const __u8 egress)
 	struct polc_verdict verdict = {};
 	struct polc_ipcache_key ipkey = {};
 	const struct polc_ipcache_value *ipval;
-	void *policy_map, *ipcache_map;
+	void *policy_map, *ipcache_map, *ipcache_hosts = 0;
 	__u32 zero = 0, slot = 0;
 	__u64 now = 0;
 	volatile __u32 *selected;
@@ -586,6 +717,13 @@ static __always_inline int polc_handle(struct __sk_buff *skb, const __u8 egress)
 	else
 		policy_map = bpf_map_lookup_elem(&polc_policy, &slot);
 	ipcache_map = bpf_map_lookup_elem(&polc_ipcache, &slot);
+	if (ipcache_host_hash) {
+		ipcache_hosts = bpf_map_lookup_elem(&polc_ipcache_hash, &slot);
+		if (!ipcache_hosts) {
+			verdict.reason = POLC_DROP_NO_GENERATION;
+			return finish(skb, &pkt, &verdict, egress, slot);
+		}
+	}
 	if (!selected || !policy_map || !ipcache_map) {
 		verdict.reason = POLC_DROP_NO_GENERATION;
 		return finish(skb, &pkt, &verdict, egress, slot);
@@ -623,7 +761,11 @@ static __always_inline int polc_handle(struct __sk_buff *skb, const __u8 egress)
 		ipkey.family = POLC_FAMILY_IPV6;
 		__builtin_memcpy(ipkey.addr, egress ? pkt.daddr : pkt.saddr, 16);
 	}
-	ipval = bpf_map_lookup_elem(ipcache_map, &ipkey);
+	ipval = 0;
+	if (ipcache_host_hash && ipcache_hosts)
+		ipval = bpf_map_lookup_elem(ipcache_hosts, &ipkey);
+	if (!ipval)
+		ipval = bpf_map_lookup_elem(ipcache_map, &ipkey);
 	if (ipval)
 		verdict.remote_identity = ipval->sec_identity;
 	else

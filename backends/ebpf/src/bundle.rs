@@ -825,6 +825,25 @@ impl MapImage {
         }
     }
 
+    /// A HASH image of the ipcache's host entries (the `ipcache_host_hash` mode), for the
+    /// `polc_ipcache_hash` generation outer map.
+    pub fn ipcache_hosts(name: &str, image: &IpcacheImage) -> MapImage {
+        let entries = image.host_entries();
+        let mut records = Vec::with_capacity(entries.len() * (IPCACHE_KEY_SIZE + IPCACHE_VALUE_SIZE));
+        for (key, value) in &entries {
+            records.extend_from_slice(key);
+            records.extend_from_slice(value);
+        }
+        MapImage {
+            name: name.to_owned(),
+            kind: MapKind::Hash,
+            key_size: IPCACHE_KEY_SIZE as u32,
+            value_size: IPCACHE_VALUE_SIZE as u32,
+            max_entries: image.host_hash_max_entries(),
+            records,
+        }
+    }
+
     fn entries(&self) -> u64 {
         let record_size = u64::from(self.key_size) + u64::from(self.value_size);
         (self.records.len() as u64).checked_div(record_size).unwrap_or(0)

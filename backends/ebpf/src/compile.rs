@@ -41,6 +41,9 @@ use crate::object;
 pub const POLICY_MAP_MIN_ENTRIES: u32 = 256;
 /// Name of the node's ipcache map in a bundle.
 pub const IPCACHE_MAP: &str = "ipcache";
+/// The name of a node's ipcache host HASH map in a bundle (endpoints in the
+/// `ipcache_host_hash` mode bind it).
+pub const IPCACHE_HOSTS_MAP: &str = "ipcache-hosts";
 /// Name of the rule-origin metadata map.
 pub const RULE_ORIGINS_MAP: &str = "meta/rule-origins";
 /// Name of the identity metadata map.
@@ -459,14 +462,25 @@ pub fn to_bundle(compiled: &Compiled, compiler_version: &str, inputs_digest: Dig
         let Some(node_name) = node.name.as_deref() else { continue };
         builder.add_node(node_name);
         builder.add_map(node_name, MapImage::ipcache(IPCACHE_MAP, &node.ipcache)).map_err(CompileError::Bundle)?;
+        if node.endpoints.iter().any(|endpoint| endpoint.config.ipcache_host_hash) {
+            builder.add_map(node_name, MapImage::ipcache_hosts(IPCACHE_HOSTS_MAP, &node.ipcache)).map_err(CompileError::Bundle)?;
+        }
         let mut cookies = BTreeSet::new();
         for endpoint in &node.endpoints {
             let map_name = policy_map_name(&endpoint.name);
             let object = object_name(&endpoint.name);
-            let image = MapImage { max_entries: compiled.policy_map_max_entries, ..MapImage::policy(&map_name, &endpoint.policy) };
+            // The policy map in the form the endpoint's object reads.
+            let (policy_outer, image) = if endpoint.config.policy_map_hash {
+                (object::POLICY_HASH_GENERATIONS_MAP, MapImage::policy_hash(&map_name, &endpoint.policy))
+            } else {
+                (object::POLICY_GENERATIONS_MAP, MapImage { max_entries: compiled.policy_map_max_entries, ..MapImage::policy(&map_name, &endpoint.policy) })
+            };
             builder.add_map(node_name, image).map_err(CompileError::Bundle)?;
             builder.add_object(node_name, ObjectImage::datapath(&object, &endpoint.config)).map_err(CompileError::Bundle)?;
-            let bindings = [(object::IPCACHE_GENERATIONS_MAP, IPCACHE_MAP), (object::POLICY_GENERATIONS_MAP, map_name.as_str())];
+            let mut bindings = vec![(object::IPCACHE_GENERATIONS_MAP, IPCACHE_MAP), (policy_outer, map_name.as_str())];
+            if endpoint.config.ipcache_host_hash {
+                bindings.push((object::IPCACHE_HASH_GENERATIONS_MAP, IPCACHE_HOSTS_MAP));
+            }
             builder.add_endpoint(node_name, &endpoint.name, endpoint.identity, &endpoint.addresses, &object, &bindings).map_err(CompileError::Bundle)?;
             cookies.extend(endpoint.policy.entries().iter().map(|(_, value)| crate::layout::decode_policy_value(value).cookie));
         }
@@ -598,6 +612,25 @@ mod tests {
         assert_eq!(object.constants.get("default_deny_egress").map(|constant| constant.value), Some(0));
         let bound: Vec<(&str, &str)> = node.endpoints[0].maps.iter().map(|(outer, map)| (outer.as_str(), map.as_str())).collect();
         assert_eq!(bound, vec![("polc_ipcache", "ipcache"), ("polc_policy", "policy/default/pod-1")]);
+        assert!(node.maps.iter().all(|map| map.name != IPCACHE_HOSTS_MAP));
+
+        // Endpoints in the HASH lookup modes bind the maps their object reads.
+        let mut hashed = compiled.clone();
+        for node in &mut hashed.nodes {
+            for endpoint in &mut node.endpoints {
+                endpoint.config.policy_map_hash = true;
+                endpoint.config.ipcache_host_hash = true;
+            }
+        }
+        let hashed_bundle = to_bundle(&hashed, "polc test", Digest::of(b"inputs")).unwrap();
+        let hashed_node = hashed_bundle.node("node-a").unwrap();
+        let bound: Vec<(&str, &str)> = hashed_node.endpoints[0].maps.iter().map(|(outer, map)| (outer.as_str(), map.as_str())).collect();
+        assert_eq!(bound, vec![("polc_ipcache", "ipcache"), ("polc_ipcache_hash", IPCACHE_HOSTS_MAP), ("polc_policy_hash", "policy/default/pod-1")]);
+        let hashed_map = |name: &str| hashed_node.maps.iter().find(|map| map.name == name).unwrap();
+        let expected_policy = MapImage::policy_hash("policy/default/pod-1", &endpoint.policy);
+        assert_eq!(hashed_bundle.blob(&hashed_map("policy/default/pod-1").digest), Some(expected_policy.records.as_slice()));
+        let expected_hosts = MapImage::ipcache_hosts(IPCACHE_HOSTS_MAP, &compiled_node.ipcache);
+        assert_eq!(hashed_bundle.blob(&hashed_map(IPCACHE_HOSTS_MAP).digest), Some(expected_hosts.records.as_slice()));
 
         let origins = map(RULE_ORIGINS_MAP);
         let texts = decode_metadata(origins.key_size, origins.value_size, bundle.blob(&origins.digest).unwrap());

@@ -43,8 +43,16 @@ pub struct DatapathConfig {
     /// Longest-prefix matches on the policy probe a HASH map holding the same keys (cost
     /// independent of the number of entries) instead of using the LPM trie (Cilium's map type).
     pub policy_map_hash: bool,
+    /// The remote address is first looked up in a HASH of the ipcache's host entries (/32,
+    /// /128; `polc_ipcache_hash`), and in the LPM trie only on a miss: the same answer (a
+    /// host prefix is always the longest match) at a cost independent of the ipcache size.
+    pub ipcache_host_hash: bool,
     /// Every drop is sent to the `polc_drops` ring buffer.
     pub emit_drop_events: bool,
+    /// Every packet that reaches a verdict, allowed or dropped, is sent to the `polc_drops`
+    /// ring buffer as a 24-byte verdict event ([`crate::verdict::VerdictEvent`]) instead of
+    /// a drop event, so that a test can tell which generation judged each packet.
+    pub emit_verdict_events: bool,
     /// The verdict details are written to `skb->cb[0..5]`, for BPF_PROG_TEST_RUN.
     pub record_verdict: bool,
 }
@@ -71,7 +79,9 @@ impl Default for DatapathConfig {
             conntrack_lifetime_tcp_ns: 21_600 * 1_000_000_000,
             conntrack_lifetime_other_ns: 60 * 1_000_000_000,
             policy_map_hash: false,
+            ipcache_host_hash: false,
             emit_drop_events: true,
+            emit_verdict_events: false,
             record_verdict: false,
         }
     }
@@ -106,11 +116,13 @@ impl DatapathConfig {
             ("default_deny_egress", flag(self.default_deny_egress)),
             ("default_deny_ingress", flag(self.default_deny_ingress)),
             ("emit_drop_events", flag(self.emit_drop_events)),
+            ("emit_verdict_events", flag(self.emit_verdict_events)),
             ("enable_conntrack", flag(self.enable_conntrack)),
             ("enable_icmp_rule", flag(self.enable_icmp_rule)),
             ("endpoint_identity", self.endpoint_identity.to_le_bytes().to_vec()),
             ("enforce_auth", flag(self.enforce_auth)),
             ("host_identity", self.host_identity.to_le_bytes().to_vec()),
+            ("ipcache_host_hash", flag(self.ipcache_host_hash)),
             ("policy_map_hash", flag(self.policy_map_hash)),
             ("proxy_mark_magic", self.proxy_mark_magic.to_le_bytes().to_vec()),
             ("record_verdict", flag(self.record_verdict)),

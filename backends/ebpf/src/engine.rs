@@ -158,10 +158,14 @@ impl Judge for KernelJudge {
     ) -> Result<Vec<Verdict>, EngineError> {
         let key = config.globals();
         if !self.loaded.contains_key(&key) {
-            let modes: &[bool] = if self.both_lookup_modes { &[false, true] } else { &[config.policy_map_hash] };
+            let configs: Vec<DatapathConfig> = if self.both_lookup_modes {
+                [false, true].into_iter().map(|hash| DatapathConfig { policy_map_hash: hash, ipcache_host_hash: hash, ..*config }).collect()
+            } else {
+                vec![*config]
+            };
             let mut datapaths = Vec::new();
-            for mode in modes {
-                datapaths.push(Datapath::load(&DatapathConfig { policy_map_hash: *mode, ..*config })?);
+            for config in &configs {
+                datapaths.push(Datapath::load(config)?);
             }
             self.loaded.insert(key.clone(), datapaths);
         }

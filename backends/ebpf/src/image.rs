@@ -387,7 +387,15 @@ impl PolicyMapImage {
     /// prefix lengths present, sorted by key bytes. An L3-only entry (prefix 40) is listed
     /// in the summaries of every protocol its identity and direction have entries for; a
     /// protocol without a summary falls back to probing prefix 40 only, except for
-    /// identity 0, whose L3-only entries are listed under all 256 protocols.
+    /// identity 0, whose L3-only entries are listed under all 256 protocols. Each summary
+    /// also carries identity 0's mask for its direction and protocol (the mask of identity
+    /// 0's summary, or 0 when it has none), so a packet whose identity has a summary needs
+    /// no second summary lookup for the identity-0 (L4-only) match. For the same reason an
+    /// identity with entries in a direction also gets a summary for each protocol that
+    /// identity 0 has protocol entries for in that direction (listing only its own L3-only
+    /// entry, if any), as long as these extra summaries stay within
+    /// [`HASH_MAP_EXTRA_SUMMARIES`] per entry; beyond that they are left out, which costs
+    /// lookups, not correctness.
     pub fn hash_map_entries(&self) -> Vec<([u8; POLICY_KEY_SIZE], [u8; POLICY_VALUE_SIZE])> {
         let mut masks: BTreeMap<(u32, Direction, u8), u32> = BTreeMap::new();
         let mut l3_only: BTreeMap<(u32, Direction), ()> = BTreeMap::new();
@@ -409,10 +417,43 @@ impl PolicyMapImage {
                 }
             }
         }
+        // Identity 0's protocols with protocol entries, per direction, and the identities
+        // with entries per direction.
+        let mut wildcard_protocols: BTreeMap<Direction, Vec<u8>> = BTreeMap::new();
+        let mut identities: BTreeMap<Direction, std::collections::BTreeSet<u32>> = BTreeMap::new();
+        for ((identity, direction, protocol), mask) in &masks {
+            if *identity == 0 {
+                // Not the summaries listing only identity 0's L3-only entry (all 256 protocols).
+                if *mask != 0 {
+                    wildcard_protocols.entry(*direction).or_default().push(*protocol);
+                }
+            } else {
+                identities.entry(*direction).or_default().insert(*identity);
+            }
+        }
+        for (identity, direction) in l3_only.keys() {
+            if *identity != 0 {
+                identities.entry(*direction).or_default().insert(*identity);
+            }
+        }
+        let extra: usize = identities.iter().map(|(direction, set)| set.len() * wildcard_protocols.get(direction).map_or(0, Vec::len)).sum();
+        if extra <= self.entries.len().saturating_mul(HASH_MAP_EXTRA_SUMMARIES as usize) {
+            for (direction, set) in &identities {
+                for protocol in wildcard_protocols.get(direction).map(Vec::as_slice).unwrap_or_default() {
+                    for identity in set {
+                        masks.entry((*identity, *direction, *protocol)).or_insert(0);
+                    }
+                }
+            }
+        }
+        let full_mask = |identity: u32, direction: Direction, protocol: u8| {
+            masks.get(&(identity, direction, protocol)).map(|mask| mask | u32::from(l3_only.contains_key(&(identity, direction))))
+        };
         let mut entries = self.entries.clone();
-        for ((identity, direction, protocol), mask) in masks {
-            let l3_bit = u32::from(l3_only.contains_key(&(identity, direction)));
-            entries.push(layout::encode_policy_summary(identity, direction, protocol, mask | l3_bit));
+        for (identity, direction, protocol) in masks.keys() {
+            let prefix_mask = full_mask(*identity, *direction, *protocol).unwrap_or(0);
+            let wildcard_mask = full_mask(0, *direction, *protocol).unwrap_or(0);
+            entries.push(layout::encode_policy_summary(*identity, *direction, *protocol, prefix_mask, wildcard_mask));
         }
         entries.sort();
         entries
@@ -420,8 +461,9 @@ impl PolicyMapImage {
 
     /// Capacity of the kernel HASH map for [`PolicyMapImage::hash_map_entries`].
     pub fn hash_map_max_entries(&self) -> u32 {
-        // At most one summary per entry, plus 256 per direction for identity 0.
-        self.max_entries.saturating_mul(2).saturating_add(512)
+        // At most one summary per entry, the extra summaries, plus 256 per direction for
+        // identity 0.
+        self.max_entries.saturating_mul(2 + HASH_MAP_EXTRA_SUMMARIES).saturating_add(512)
     }
 
     /// Key and value bytes of every entry, concatenated in key order.
@@ -434,6 +476,10 @@ impl PolicyMapImage {
         bytes
     }
 }
+
+/// Extra summary records (see [`PolicyMapImage::hash_map_entries`]) allowed per policy
+/// entry.
+pub const HASH_MAP_EXTRA_SUMMARIES: u32 = 2;
 
 /// The ipcache of one generation: sorted, unique prefixes with their identities.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -488,6 +534,26 @@ impl IpcacheImage {
         self.max_entries
     }
 
+    /// The host entries (/32 and /128), in key order: the records of the
+    /// `polc_ipcache_hash` map (the `ipcache_host_hash` mode). The keys are the LPM keys
+    /// unchanged (`prefixlen` 64 or 160), which is what the datapath looks up.
+    pub fn host_entries(&self) -> Vec<([u8; IPCACHE_KEY_SIZE], [u8; IPCACHE_VALUE_SIZE])> {
+        self.entries.iter().filter(|(key, _)| is_host_key(key)).copied().collect()
+    }
+
+    /// The entries that are not host entries (shorter prefixes), in key order: all the trie
+    /// needs in the `ipcache_host_hash` mode, where it is only read after a miss in the host
+    /// HASH.
+    pub fn prefix_entries(&self) -> Vec<([u8; IPCACHE_KEY_SIZE], [u8; IPCACHE_VALUE_SIZE])> {
+        self.entries.iter().filter(|(key, _)| !is_host_key(key)).copied().collect()
+    }
+
+    /// Capacity of the kernel HASH map for [`IpcacheImage::host_entries`] (at least 1: the
+    /// kernel refuses an empty map).
+    pub fn host_hash_max_entries(&self) -> u32 {
+        (self.entries.iter().filter(|(key, _)| is_host_key(key)).count() as u32).max(1)
+    }
+
     /// Key and value bytes of every entry, concatenated in key order.
     pub fn encoded(&self) -> Vec<u8> {
         let mut bytes = Vec::with_capacity(self.entries.len() * (IPCACHE_KEY_SIZE + IPCACHE_VALUE_SIZE));
@@ -496,6 +562,16 @@ impl IpcacheImage {
             bytes.extend_from_slice(value);
         }
         bytes
+    }
+}
+
+/// Whether an ipcache key is a host prefix: /32 for IPv4, /128 for IPv6.
+fn is_host_key(key: &[u8; IPCACHE_KEY_SIZE]) -> bool {
+    let prefix_len = u32::from_le_bytes([key[0], key[1], key[2], key[3]]);
+    match key[7] {
+        layout::FAMILY_IPV4 => prefix_len == layout::IPCACHE_STATIC_PREFIX_BITS + 32,
+        layout::FAMILY_IPV6 => prefix_len == layout::IPCACHE_STATIC_PREFIX_BITS + 128,
+        _ => false,
     }
 }
 
@@ -631,7 +707,7 @@ mod tests {
         let entries = image.hash_map_entries();
         assert_eq!(entries.len(), image.len() + 3);
         let summary = |protocol: u8, direction: Direction| {
-            let (key, _) = layout::encode_policy_summary(5, direction, protocol, 0);
+            let (key, _) = layout::encode_policy_summary(5, direction, protocol, 0, 0);
             entries.iter().find(|(candidate, _)| *candidate == key).map(|(_, value)| u32::from_le_bytes([value[0], value[1], value[2], value[3]]))
         };
         assert_eq!(summary(6, Direction::Ingress), Some((1 << 24) | (1 << 14) | 1));
@@ -642,11 +718,53 @@ mod tests {
             PolicyMapImage::build(&[PolicyEntry::allow(0, Direction::Egress, 0, 0, 0), PolicyEntry::allow(0, Direction::Egress, 6, 443, 16)]).unwrap();
         let entries = wildcard.hash_map_entries();
         assert_eq!(entries.len(), 2 + 256);
-        let (key, _) = layout::encode_policy_summary(0, Direction::Egress, 6, 0);
+        let (key, _) = layout::encode_policy_summary(0, Direction::Egress, 6, 0, 0);
         let six = entries.iter().find(|(candidate, _)| *candidate == key).map(|(_, value)| value[0..4].to_vec());
         assert_eq!(six, Some(((1u32 << 24) | 1).to_le_bytes().to_vec()));
-        let (key, _) = layout::encode_policy_summary(0, Direction::Egress, 200, 0);
-        assert!(entries.iter().any(|(candidate, value)| *candidate == key && value[0..4] == [1, 0, 0, 0]));
+        let (key, _) = layout::encode_policy_summary(0, Direction::Egress, 200, 0, 0);
+        assert!(entries.iter().any(|(candidate, value)| *candidate == key && value[0..8] == [1, 0, 0, 0, 1, 0, 0, 0]));
+        // Another identity's summary carries identity 0's mask for its direction and protocol.
+        let mixed = PolicyMapImage::build(&[
+            PolicyEntry::allow(0, Direction::Ingress, 6, 443, 16),
+            PolicyEntry::allow(7, Direction::Ingress, 6, 80, 16),
+            PolicyEntry::allow(7, Direction::Ingress, 17, 53, 16),
+        ])
+        .unwrap();
+        let entries = mixed.hash_map_entries();
+        let value_of = |identity: u32, protocol: u8| {
+            let (key, _) = layout::encode_policy_summary(identity, Direction::Ingress, protocol, 0, 0);
+            entries.iter().find(|(candidate, _)| *candidate == key).map(|(_, value)| *value)
+        };
+        let tcp = value_of(7, 6).unwrap();
+        assert_eq!((&tcp[0..4], &tcp[4..8]), (&(1u32 << 24).to_le_bytes()[..], &(1u32 << 24).to_le_bytes()[..]));
+        let udp = value_of(7, 17).unwrap();
+        assert_eq!((&udp[0..4], &udp[4..8]), (&(1u32 << 24).to_le_bytes()[..], &[0u8; 4][..]));
+        assert_eq!(value_of(0, 17), None);
+        // An identity without protocol entries of its own gets a summary for identity 0's
+        // protocol (TCP here), listing its L3-only entry and identity 0's lengths.
+        let extra = PolicyMapImage::build(&[
+            PolicyEntry::allow(0, Direction::Ingress, 6, 443, 16),
+            PolicyEntry::allow(8, Direction::Ingress, 17, 53, 16),
+            PolicyEntry::allow(9, Direction::Ingress, 0, 0, 0),
+            PolicyEntry::allow(10, Direction::Egress, 6, 0, 0),
+            PolicyEntry::allow(0, Direction::Egress, 0, 0, 0),
+        ])
+        .unwrap();
+        let entries = extra.hash_map_entries();
+        let value_of = |identity: u32, direction: Direction, protocol: u8| {
+            let (key, _) = layout::encode_policy_summary(identity, direction, protocol, 0, 0);
+            entries.iter().find(|(candidate, _)| *candidate == key).map(|(_, value)| (value[0..4].to_vec(), value[4..8].to_vec()))
+        };
+        let tcp_443 = (1u32 << 24).to_le_bytes().to_vec();
+        assert_eq!(value_of(8, Direction::Ingress, 6), Some((vec![0; 4], tcp_443.clone())));
+        assert_eq!(value_of(9, Direction::Ingress, 6), Some((1u32.to_le_bytes().to_vec(), tcp_443)));
+        assert_eq!(value_of(9, Direction::Ingress, 17), None);
+        assert_eq!(value_of(10, Direction::Ingress, 6), None, "identity 10 has no ingress entries");
+        // Identity 0's egress L3-only entry is listed under every protocol, but does not make
+        // extra summaries for other identities: identity 10 has only its own.
+        assert_eq!(entries.iter().filter(|(key, _)| key[0] == 255 && key[4..8] == 10u32.to_le_bytes()).count(), 1);
+        assert_eq!(value_of(10, Direction::Egress, 6).map(|(_, wildcard)| wildcard), Some(1u32.to_le_bytes().to_vec()));
+        assert!(entries.len() as u32 <= extra.hash_map_max_entries());
         let keys: Vec<_> = entries.iter().map(|(key, _)| *key).collect();
         let mut sorted = keys.clone();
         sorted.sort();
@@ -658,6 +776,32 @@ mod tests {
         let entries: Vec<_> = (0..=POLICY_MAP_MAX_ENTRIES_LIMIT).map(|identity| PolicyEntry::allow(identity + 1, Direction::Ingress, 0, 0, 0)).collect();
         let error = PolicyMapImage::build(&entries).unwrap_err();
         assert!(error.message().contains("65537"), "{error}");
+    }
+
+    #[test]
+    fn ipcache_host_entries_are_exactly_the_full_length_prefixes() {
+        let v4 = |a, b, c, d| IpAddr::V4(Ipv4Addr::new(a, b, c, d));
+        let v6 = IpAddr::V6("fd00::1".parse().unwrap());
+        let image = IpcacheImage::build(
+            &[
+                IpcacheEntry { prefix: IpPrefix::host(v4(10, 0, 0, 1)), identity: 5 },
+                IpcacheEntry { prefix: IpPrefix::new(v4(10, 0, 0, 0), 24).unwrap(), identity: 6 },
+                IpcacheEntry { prefix: IpPrefix::new(v4(10, 0, 0, 2), 31).unwrap(), identity: 7 },
+                IpcacheEntry { prefix: IpPrefix::host(v6), identity: 8 },
+                IpcacheEntry { prefix: IpPrefix::new(IpAddr::V6("fd00::".parse().unwrap()), 64).unwrap(), identity: 9 },
+            ],
+            3,
+        )
+        .unwrap();
+        let hosts = image.host_entries();
+        assert_eq!(hosts.len(), 2);
+        assert_eq!(hosts[0].0, layout::encode_ipcache_key(v4(10, 0, 0, 1), 32, 3));
+        assert_eq!(hosts[1].0, layout::encode_ipcache_key(v6, 128, 3));
+        assert_eq!(image.host_hash_max_entries(), 2);
+        let prefixes = image.prefix_entries();
+        assert_eq!(prefixes.len(), 3);
+        assert!(prefixes.iter().all(|entry| !hosts.contains(entry)));
+        assert_eq!(IpcacheImage::build(&[], 0).unwrap().host_hash_max_entries(), 1);
     }
 
     #[test]

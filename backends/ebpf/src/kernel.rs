@@ -1,8 +1,10 @@
 //! The datapath in the running kernel: load the object with aya, install generations, run
-//! crafted packets with BPF_PROG_TEST_RUN, attach with tcx, read counters and drop events.
+//! crafted packets with BPF_PROG_TEST_RUN, attach with tcx, read counters, drop events and
+//! verdict events.
 //!
 //! Generation switch (see MAPS.md, "Generations"): the outer ARRAY_OF_MAPS `polc_policy`
-//! (or `polc_policy_hash` in the HASH lookup mode) and `polc_ipcache` have two slots; `polc_generation[0]` names the active one. A packet reads
+//! (or `polc_policy_hash` in the HASH lookup mode), `polc_ipcache` (and `polc_ipcache_hash` in
+//! the `ipcache_host_hash` mode) have two slots; `polc_generation[0]` names the active one. A packet reads
 //! the selector once and then only uses that slot's inner maps. [`Datapath::install`] fills
 //! fresh inner maps off-line, puts them in the spare slot, flips the selector with one
 //! 4-byte write, and then waits for an RCU grace period (an outer-map update, which makes
@@ -23,7 +25,7 @@ use crate::config::DatapathConfig;
 use crate::image::{IpcacheImage, PolicyMapImage};
 use crate::layout::{COUNTER_SIZE, Direction, IPCACHE_KEY_SIZE, IPCACHE_VALUE_SIZE, POLICY_KEY_SIZE, POLICY_VALUE_SIZE};
 use crate::object;
-use crate::verdict::{DropEvent, MatchKind, Reason, Verdict};
+use crate::verdict::{DropEvent, MatchKind, Reason, Verdict, VerdictEvent};
 
 /// Size of the context buffer given to BPF_PROG_TEST_RUN: at least `sizeof(struct __sk_buff)`
 /// (192 bytes in the 6.x UAPI); the kernel accepts a larger, zero-tailed buffer.
@@ -82,6 +84,7 @@ pub fn program_name(direction: Direction) -> &'static str {
 type PolicyInnerMap = LpmTrie<MapData, [u8; POLICY_KEY_SIZE - 4], [u8; POLICY_VALUE_SIZE]>;
 type PolicyHashInnerMap = aya::maps::HashMap<MapData, [u8; POLICY_KEY_SIZE], [u8; POLICY_VALUE_SIZE]>;
 type IpcacheInnerMap = LpmTrie<MapData, [u8; IPCACHE_KEY_SIZE - 4], [u8; IPCACHE_VALUE_SIZE]>;
+type IpcacheHashInnerMap = aya::maps::HashMap<MapData, [u8; IPCACHE_KEY_SIZE], [u8; IPCACHE_VALUE_SIZE]>;
 
 /// What an install did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,6 +148,7 @@ struct GenerationMaps {
     policy_outer: ArrayOfMaps<MapData, PolicyInnerMap>,
     policy_hash_outer: ArrayOfMaps<MapData, PolicyHashInnerMap>,
     ipcache_outer: ArrayOfMaps<MapData, IpcacheInnerMap>,
+    ipcache_hash_outer: ArrayOfMaps<MapData, IpcacheHashInnerMap>,
     selector: Array<MapData, u32>,
     active_slot: Option<u32>,
     generation: u64,
@@ -181,11 +185,13 @@ impl Datapath {
         let policy_outer = take(object::POLICY_GENERATIONS_MAP)?;
         let policy_hash_outer = take(object::POLICY_HASH_GENERATIONS_MAP)?;
         let ipcache_outer = take(object::IPCACHE_GENERATIONS_MAP)?;
+        let ipcache_hash_outer = take(object::IPCACHE_HASH_GENERATIONS_MAP)?;
         let selector = take(object::GENERATION_SELECTOR_MAP)?;
         let generations = GenerationMaps {
             policy_outer: ArrayOfMaps::try_from(policy_outer).map_err(map_error(object::POLICY_GENERATIONS_MAP))?,
             policy_hash_outer: ArrayOfMaps::try_from(policy_hash_outer).map_err(map_error(object::POLICY_HASH_GENERATIONS_MAP))?,
             ipcache_outer: ArrayOfMaps::try_from(ipcache_outer).map_err(map_error(object::IPCACHE_GENERATIONS_MAP))?,
+            ipcache_hash_outer: ArrayOfMaps::try_from(ipcache_hash_outer).map_err(map_error(object::IPCACHE_HASH_GENERATIONS_MAP))?,
             selector: Array::try_from(selector).map_err(map_error(object::GENERATION_SELECTOR_MAP))?,
             active_slot: None,
             generation: 0,
@@ -220,8 +226,13 @@ impl Datapath {
         self.ebpf.program_mut(name).ok_or(KernelError::MissingProgram(name))?.try_into().map_err(program_error(name))
     }
 
-    /// Creates and fills the inner maps of a generation (not yet visible to packets).
-    fn fill_inner_maps(&self, policy: &PolicyMapImage, ipcache: &IpcacheImage) -> Result<(InnerPolicy, IpcacheInnerMap), KernelError> {
+    /// Creates and fills the inner maps of a generation (not yet visible to packets): the
+    /// policy map, the ipcache trie and, in the `ipcache_host_hash` mode, the host HASH.
+    fn fill_inner_maps(
+        &self,
+        policy: &PolicyMapImage,
+        ipcache: &IpcacheImage,
+    ) -> Result<(InnerPolicy, IpcacheInnerMap, Option<IpcacheHashInnerMap>), KernelError> {
         let inner_policy = if self.config.policy_map_hash {
             let name = object::POLICY_HASH_GENERATIONS_MAP;
             let mut policy_map: PolicyHashInnerMap =
@@ -241,11 +252,26 @@ impl Datapath {
         };
         let name = object::IPCACHE_GENERATIONS_MAP;
         let mut ipcache_map: IpcacheInnerMap = LpmTrie::create(ipcache.max_entries(), object::INNER_MAP_FLAGS).map_err(map_error(name))?;
-        for (key, value) in ipcache.entries() {
+        // With the host HASH, the trie is only read after a miss there, when no host entry
+        // exists for the address; its answer is then the same without the host entries, and
+        // the smaller trie is quicker to walk.
+        let trie_entries: Vec<_> = if self.config.ipcache_host_hash { ipcache.prefix_entries() } else { ipcache.entries().to_vec() };
+        for (key, value) in &trie_entries {
             let (prefix_len, data) = split_key::<IPCACHE_KEY_SIZE, { IPCACHE_KEY_SIZE - 4 }>(key);
             ipcache_map.insert(&Key::new(prefix_len, data), value, 0).map_err(map_error(name))?;
         }
-        Ok((inner_policy, ipcache_map))
+        let ipcache_hosts = if self.config.ipcache_host_hash {
+            let name = object::IPCACHE_HASH_GENERATIONS_MAP;
+            let mut hosts: IpcacheHashInnerMap =
+                aya::maps::HashMap::create(ipcache.host_hash_max_entries(), object::INNER_MAP_FLAGS).map_err(map_error(name))?;
+            for (key, value) in ipcache.host_entries() {
+                hosts.insert(key, value, 0).map_err(map_error(name))?;
+            }
+            Some(hosts)
+        } else {
+            None
+        };
+        Ok((inner_policy, ipcache_map, ipcache_hosts))
     }
 
     /// Installs a new generation: fills fresh inner maps, puts them in the spare slot, flips
@@ -255,7 +281,7 @@ impl Datapath {
         if ipcache.cluster_id() != self.config.cluster_id {
             return Err(KernelError::ClusterMismatch { image: ipcache.cluster_id(), configured: self.config.cluster_id });
         }
-        let (policy_map, ipcache_map) = self.fill_inner_maps(policy, ipcache)?;
+        let (policy_map, ipcache_map, ipcache_hosts) = self.fill_inner_maps(policy, ipcache)?;
         let mut generations = self.lock_generations();
         let previous_slot = generations.active_slot;
         let slot = match previous_slot {
@@ -267,6 +293,9 @@ impl Datapath {
         // outer-map update returns only after an RCU grace period.
         generations.set_policy(slot, &policy_map)?;
         generations.ipcache_outer.set(slot, &ipcache_map, 0).map_err(map_error(object::IPCACHE_GENERATIONS_MAP))?;
+        if let Some(hosts) = &ipcache_hosts {
+            generations.ipcache_hash_outer.set(slot, hosts, 0).map_err(map_error(object::IPCACHE_HASH_GENERATIONS_MAP))?;
+        }
 
         // The flip: one 4-byte array write.
         generations.selector.set(0, slot, 0).map_err(map_error(object::GENERATION_SELECTOR_MAP))?;
@@ -378,18 +407,35 @@ impl Datapath {
         Ok(totals)
     }
 
-    /// Takes every drop event waiting in the ring buffer, oldest first.
-    pub fn drain_drop_events(&mut self) -> Result<Vec<DropEvent>, KernelError> {
+    /// Takes every record waiting in the `polc_drops` ring buffer, oldest first.
+    fn drain_ring_records(&mut self) -> Result<Vec<Vec<u8>>, KernelError> {
         let name = object::DROP_EVENTS_MAP;
         let map = self.ebpf.map_mut(name).ok_or(KernelError::MissingMap(name))?;
         let mut ring: RingBuf<&mut MapData> = RingBuf::try_from(map).map_err(map_error(name))?;
-        let mut events = Vec::new();
+        let mut records = Vec::new();
         while let Some(item) = ring.next() {
-            if let Some(event) = DropEvent::decode(&item) {
-                events.push(event);
-            }
+            records.push(item.to_vec());
         }
-        Ok(events)
+        Ok(records)
+    }
+
+    /// Takes every drop event waiting in the ring buffer, oldest first. In the
+    /// `emit_verdict_events` mode these are the verdict events of dropped packets.
+    pub fn drain_drop_events(&mut self) -> Result<Vec<DropEvent>, KernelError> {
+        let records = self.drain_ring_records()?;
+        Ok(records
+            .iter()
+            .filter_map(|record| match VerdictEvent::decode(record) {
+                Some(verdict) => (!verdict.is_allowed()).then_some(verdict.event),
+                None => DropEvent::decode(record),
+            })
+            .collect())
+    }
+
+    /// Takes every verdict event (the `emit_verdict_events` mode) waiting in the ring buffer,
+    /// oldest first; other records are discarded.
+    pub fn drain_verdict_events(&mut self) -> Result<Vec<VerdictEvent>, KernelError> {
+        Ok(self.drain_ring_records()?.iter().filter_map(|record| VerdictEvent::decode(record)).collect())
     }
 }
 

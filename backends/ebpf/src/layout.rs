@@ -19,6 +19,11 @@ pub const IPCACHE_VALUE_SIZE: usize = 24;
 pub const COUNTER_SIZE: usize = 16;
 /// Size of one drop event record in bytes.
 pub const DROP_EVENT_SIZE: usize = 16;
+/// Size of one verdict event record (`emit_verdict_events`) in bytes: a drop event and
+/// 8 bytes of L4 payload.
+pub const VERDICT_EVENT_SIZE: usize = 24;
+/// Byte 15 of a verdict event record (0 in a drop event).
+pub const VERDICT_EVENT_MARKER: u8 = 1;
 
 /// Prefix bits that every policy key fully specifies: identity (32) and direction (8).
 pub const POLICY_STATIC_PREFIX_BITS: u32 = 40;
@@ -40,11 +45,18 @@ pub const POLICY_AUTH_EXPLICIT: u8 = 0x80;
 pub const POLICY_SUMMARY_PREFIX_LEN: u32 = 255;
 
 /// Encodes a summary record of the policy HASH map: which prefix lengths (bit i for
-/// 40 + i) exist for `identity`, `direction` and `protocol`.
+/// 40 + i) exist for `identity`, `direction` and `protocol` (`prefix_mask`), and the same
+/// for identity 0 (`wildcard_mask`), so that one lookup serves both of a packet's lookups.
 ///
 /// Key: prefixlen 255 u32 LE, sec_label u32 LE, egress u8, protocol u8, dport 0.
-/// Value: prefix_mask u32 LE, then 8 zero bytes.
-pub fn encode_policy_summary(identity: u32, direction: Direction, protocol: u8, prefix_mask: u32) -> ([u8; POLICY_KEY_SIZE], [u8; POLICY_VALUE_SIZE]) {
+/// Value: prefix_mask u32 LE, wildcard_mask u32 LE, then 4 zero bytes.
+pub fn encode_policy_summary(
+    identity: u32,
+    direction: Direction,
+    protocol: u8,
+    prefix_mask: u32,
+    wildcard_mask: u32,
+) -> ([u8; POLICY_KEY_SIZE], [u8; POLICY_VALUE_SIZE]) {
     let mut key = [0u8; POLICY_KEY_SIZE];
     key[0..4].copy_from_slice(&POLICY_SUMMARY_PREFIX_LEN.to_le_bytes());
     key[4..8].copy_from_slice(&identity.to_le_bytes());
@@ -52,6 +64,7 @@ pub fn encode_policy_summary(identity: u32, direction: Direction, protocol: u8, 
     key[9] = protocol;
     let mut value = [0u8; POLICY_VALUE_SIZE];
     value[0..4].copy_from_slice(&prefix_mask.to_le_bytes());
+    value[4..8].copy_from_slice(&wildcard_mask.to_le_bytes());
     (key, value)
 }
 

@@ -29,4 +29,4 @@ pub use config::DatapathConfig;
 pub use image::{IpPrefix, IpcacheEntry, IpcacheImage, PolicyEntry, PolicyMapImage, PortBlock, port_range_blocks};
 pub use layout::Direction;
 pub use model::DatapathModel;
-pub use verdict::{DropEvent, MatchKind, Reason, Verdict};
+pub use verdict::{DropEvent, MatchKind, Reason, Verdict, VerdictEvent};

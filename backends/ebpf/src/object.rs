@@ -38,6 +38,9 @@ pub const POLICY_GENERATIONS_MAP: &str = "polc_policy";
 pub const POLICY_HASH_GENERATIONS_MAP: &str = "polc_policy_hash";
 /// ARRAY_OF_MAPS of per-generation ipcache maps.
 pub const IPCACHE_GENERATIONS_MAP: &str = "polc_ipcache";
+/// ARRAY_OF_MAPS of per-generation HASH maps of the ipcache's host entries (the
+/// `ipcache_host_hash` mode).
+pub const IPCACHE_HASH_GENERATIONS_MAP: &str = "polc_ipcache_hash";
 /// ARRAY[1] holding the active generation slot.
 pub const GENERATION_SELECTOR_MAP: &str = "polc_generation";
 /// PERCPU_ARRAY of verdict counters, index = reason × 2 + egress.

@@ -1,6 +1,6 @@
 //! Verdict reasons, drop events and per-packet verdict records shared by the kernel and the model.
 
-use crate::layout::{DROP_EVENT_SIZE, Direction};
+use crate::layout::{DROP_EVENT_SIZE, Direction, VERDICT_EVENT_MARKER, VERDICT_EVENT_SIZE};
 
 /// Why a packet was allowed or dropped; the numbers are the C `enum polc_reason`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -183,6 +183,36 @@ impl DropEvent {
     }
 }
 
+/// One record of the `polc_drops` ring buffer in the `emit_verdict_events` mode: written for
+/// every packet that reaches a verdict, allowed or dropped (24 bytes, see MAPS.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct VerdictEvent {
+    /// The first 16 bytes, in the drop event layout (`reason` may be an allow).
+    pub event: DropEvent,
+    /// The first 8 bytes of the L4 payload (after the TCP/UDP/SCTP header, or the 8-byte
+    /// ICMP/ICMPv6 header), zero-filled when the payload is shorter or the packet has none.
+    pub payload_prefix: [u8; 8],
+}
+
+impl VerdictEvent {
+    /// Decodes a ring buffer record; `None` unless it is 24 bytes with the verdict marker
+    /// (byte 15), so drop events (16 bytes) are never taken for verdict events.
+    pub fn decode(bytes: &[u8]) -> Option<VerdictEvent> {
+        if bytes.len() != VERDICT_EVENT_SIZE || bytes[DROP_EVENT_SIZE - 1] != VERDICT_EVENT_MARKER {
+            return None;
+        }
+        let event = DropEvent::decode(&bytes[..DROP_EVENT_SIZE])?;
+        let mut payload_prefix = [0u8; 8];
+        payload_prefix.copy_from_slice(&bytes[DROP_EVENT_SIZE..]);
+        Some(VerdictEvent { event, payload_prefix })
+    }
+
+    /// Whether the packet was allowed (a known reason that is not a drop).
+    pub fn is_allowed(&self) -> bool {
+        self.event.reason.is_some_and(|reason| !reason.is_drop())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,5 +239,32 @@ mod tests {
         assert_eq!(event.reason, Some(Reason::DropPolicyDeny));
         assert_eq!(event.generation_slot, 1);
         assert_eq!(DropEvent::decode(&bytes[..15]), None);
+        assert_eq!(VerdictEvent::decode(&bytes), None);
+    }
+
+    #[test]
+    fn verdict_events_decode_the_documented_layout_and_need_the_marker() {
+        let mut bytes = vec![0xe8, 3, 0, 0, 0xb8, 0xb, 0, 0, 0x50, 0, 6, 0, 0, 4, 1, 1];
+        bytes.extend_from_slice(b"seq-0042");
+        let record = VerdictEvent::decode(&bytes).unwrap();
+        assert_eq!(record.event.remote_identity, 1000);
+        assert_eq!(record.event.local_identity, 3000);
+        assert_eq!((record.event.protocol, record.event.policy_port), (6, 80));
+        assert_eq!(record.event.direction, Direction::Ingress);
+        assert_eq!(record.event.reason, Some(Reason::AllowL3));
+        assert_eq!(record.event.generation_slot, 1);
+        assert_eq!(&record.payload_prefix, b"seq-0042");
+        assert!(record.is_allowed());
+
+        bytes[12] = Reason::DropPolicy.code() as u8;
+        assert!(!VerdictEvent::decode(&bytes).unwrap().is_allowed());
+        bytes[12] = 99;
+        assert!(!VerdictEvent::decode(&bytes).unwrap().is_allowed());
+        bytes[15] = 0;
+        assert_eq!(VerdictEvent::decode(&bytes), None);
+        bytes[15] = 1;
+        assert_eq!(VerdictEvent::decode(&bytes[..23]), None);
+        bytes.push(0);
+        assert_eq!(VerdictEvent::decode(&bytes), None);
     }
 }

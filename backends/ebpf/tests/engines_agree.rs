@@ -93,7 +93,7 @@ fn model_allows(entries: Vec<PolicyEntry>) -> bool {
     let ir = PolicyIr::new(Settings::default(), Vec::new(), Vec::new(), vec![pod(1, 300, DirectionPolicy::default()), pod(2, 301, ingress)], Vec::new());
     let compiled = compile(&ir, &CompileOptions::default(), &|_| None).expect("compiles");
     let flow = Flow { source: FlowEnd::Endpoint(EndpointId(1)), destination: FlowEnd::Endpoint(EndpointId(2)), protocol: Protocol::TCP, port: 80, l7: None };
-    let runs = run_flows(&ir, &compiled, &[flow.clone()], &mut ModelJudge, &EngineOptions::default()).expect("runs");
+    let runs = run_flows(&ir, &compiled, std::slice::from_ref(&flow), &mut ModelJudge, &EngineOptions::default()).expect("runs");
     let model = runs[0].as_ref().expect("a packet").allowed;
     assert_eq!(polc_ir::evaluate(&ir, &flow).allowed, model, "the reference evaluator and the model part");
     model

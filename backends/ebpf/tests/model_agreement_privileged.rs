@@ -23,7 +23,7 @@ const PACKETS_PER_CASE: usize = 40;
 /// random ones from a fixed seed (loading verifies the programs, so it is not done per case).
 fn load_datapaths() -> Vec<Datapath> {
     let default = DatapathConfig { endpoint_identity: 3000, ..DatapathConfig::for_test_run() };
-    let mut configs = vec![default, DatapathConfig { policy_map_hash: true, ..default }];
+    let mut configs = vec![default, DatapathConfig { policy_map_hash: true, ipcache_host_hash: true, ..default }];
     let mut seeded = TestRunner::new_with_rng(Config::default(), TestRng::deterministic_rng(RngAlgorithm::ChaCha));
     while configs.len() < CONFIGS {
         let config = strategies::config().new_tree(&mut seeded).expect("config generates").current();

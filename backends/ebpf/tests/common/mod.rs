@@ -72,13 +72,19 @@ impl Harness {
     }
 }
 
-/// The same images loaded once per policy lookup mode (LPM trie, HASH probes); every run
-/// goes through all of them, which must agree with each other and with the model.
+/// The same images loaded once per lookup mode (LPM tries; HASH probes for the policy and
+/// the ipcache's host entries); every run goes through all of them, which must agree with
+/// each other and with the model.
 pub struct Harnesses(pub Vec<Harness>);
 
 impl Harnesses {
     pub fn new(config: DatapathConfig, policy: &PolicyMapImage, ipcache: &IpcacheImage) -> Harnesses {
-        Harnesses([false, true].into_iter().map(|policy_map_hash| Harness::new(DatapathConfig { policy_map_hash, ..config }, policy, ipcache)).collect())
+        Harnesses(
+            [false, true]
+                .into_iter()
+                .map(|hash| Harness::new(DatapathConfig { policy_map_hash: hash, ipcache_host_hash: hash, ..config }, policy, ipcache))
+                .collect(),
+        )
     }
 
     pub fn run_frame(&self, direction: Direction, frame: &[u8]) -> Verdict {

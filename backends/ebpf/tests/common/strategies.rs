@@ -106,7 +106,7 @@ fn mask(address: IpAddr, length: u8) -> IpAddr {
 
 /// Random knobs; conntrack off and verdict recording on (the model is stateless).
 pub fn config() -> impl Strategy<Value = DatapathConfig> {
-    (any::<[bool; 10]>(), select(vec![1u32, 3000]), select(vec![2u32, 9]), select(vec![2u32, 10]), select(vec![0x0200u32, 0x0a00])).prop_map(
+    (any::<[bool; 12]>(), select(vec![1u32, 3000]), select(vec![2u32, 9]), select(vec![2u32, 10]), select(vec![0x0200u32, 0x0a00])).prop_map(
         |(flags, endpoint_identity, world_ipv4, world_ipv6, proxy_mark_magic)| DatapathConfig {
             endpoint_identity,
             default_deny_ingress: flags[0],
@@ -119,6 +119,8 @@ pub fn config() -> impl Strategy<Value = DatapathConfig> {
             audit_mode: flags[7] && flags[8],
             emit_drop_events: flags[8],
             policy_map_hash: flags[9],
+            emit_verdict_events: flags[10],
+            ipcache_host_hash: flags[11],
             world_identity_ipv4: world_ipv4,
             world_identity_ipv6: world_ipv6,
             proxy_mark_magic,
