@@ -281,9 +281,20 @@ pub fn endpoint_entries(endpoint: &Endpoint) -> Result<Vec<SourcedEntry>, FromIr
 }
 
 /// The ipcache of `node` (`None`: as an endpoint without a node sees the cluster): every endpoint
-/// address, node address, reserved range and CIDR identity, per [`PolicyIr::ipcache`].
+/// address, node address, reserved range and CIDR identity, per [`PolicyIr::ipcache`], and the
+/// `world` of each family at `0.0.0.0/0` and `::/0` (where the IR has no identity of its own
+/// for them), as Cilium's ipcache holds it: every lookup finds its identity in the generation's
+/// maps, so the datapath's world constants are never consulted.
 pub fn ipcache_entries(ir: &PolicyIr, node: Option<&str>) -> Result<Vec<IpcacheEntry>, FromIrError> {
-    ir.ipcache(node)
+    let mut table = ir.ipcache(node);
+    for unspecified in [IpAddr::V4(Ipv4Addr::UNSPECIFIED), IpAddr::V6(Ipv6Addr::UNSPECIFIED)] {
+        let everything = polc_ir::IpPrefix::new(unspecified, 0);
+        if !table.iter().any(|(prefix, _)| *prefix == everything) {
+            table.push((everything, ir.settings.world_of(unspecified)));
+        }
+    }
+    table.sort();
+    table
         .into_iter()
         .map(|(prefix, identity)| {
             IpPrefix::new(prefix.address(), prefix.length())
@@ -293,16 +304,22 @@ pub fn ipcache_entries(ir: &PolicyIr, node: Option<&str>) -> Result<Vec<IpcacheE
         .collect()
 }
 
-/// The `.rodata` constants of `endpoint`'s datapath programs: its identity, default-deny per
-/// direction (a direction that is not enforced is not default-deny), the world identities of the
-/// cluster's families, and Cilium's defaults otherwise. The datapath's virtual allow-localhost
-/// entry is off because the IR carries allow-localhost as an entry of its own.
+/// The `.rodata` constants of `endpoint`'s datapath programs: its identity, the world identities
+/// of the cluster's families, and Cilium's defaults otherwise. The datapath's virtual
+/// allow-localhost entry is off because the IR carries allow-localhost as an entry of its own.
+///
+/// Both directions are default-deny in the program whatever the policy: a direction that allows
+/// by default (not enforced, or enforced without default-deny) carries an allow-all key in its
+/// policy map ([`direction_entries`]), as Cilium's maps do, and the ipcache holds `world` for
+/// every address it has nothing better for ([`ipcache_entries`]). So a packet's verdict and
+/// remote identity come from the generation's maps alone, and the programs of two generations
+/// differ in nothing that decides a verdict: while the agent switches programs and maps, a packet
+/// judged by either program against one generation's maps gets that generation's verdict.
 pub fn datapath_config(ir: &PolicyIr, endpoint: &Endpoint) -> DatapathConfig {
-    let default_deny = |policy: &DirectionPolicy| policy.enforced && policy.default_deny;
     DatapathConfig {
         endpoint_identity: endpoint.identity.0,
-        default_deny_ingress: default_deny(&endpoint.ingress),
-        default_deny_egress: default_deny(&endpoint.egress),
+        default_deny_ingress: true,
+        default_deny_egress: true,
         allow_localhost: false,
         host_identity: polc_ir::NumericIdentity::HOST.0,
         world_identity_ipv4: ir.settings.world_of(IpAddr::V4(Ipv4Addr::UNSPECIFIED)).0,
@@ -448,7 +465,7 @@ mod tests {
     }
 
     #[test]
-    fn configuration_follows_enforcement_and_the_cluster_families() {
+    fn configuration_is_default_deny_whatever_the_policy_and_follows_the_cluster_families() {
         let settings = polc_ir::Settings { dual_stack: true, ..polc_ir::Settings::default() };
         let endpoint = Endpoint {
             id: polc_ir::EndpointId(7),
@@ -461,7 +478,7 @@ mod tests {
         };
         let ir = PolicyIr::new(settings, Vec::new(), Vec::new(), vec![endpoint.clone()], Vec::new());
         let config = datapath_config(&ir, &endpoint);
-        assert_eq!((config.endpoint_identity, config.default_deny_ingress, config.default_deny_egress, config.allow_localhost), (300, true, false, false));
+        assert_eq!((config.endpoint_identity, config.default_deny_ingress, config.default_deny_egress, config.allow_localhost), (300, true, true, false));
         assert_eq!((config.world_identity_ipv4, config.world_identity_ipv6), (9, 10));
     }
 }
