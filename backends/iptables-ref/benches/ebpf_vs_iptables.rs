@@ -897,7 +897,7 @@ fn thousands(value: usize) -> String {
     let digits = value.to_string();
     let mut out = String::new();
     for (index, character) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
             out.push(',');
         }
         out.push(character);
@@ -982,6 +982,7 @@ struct Series {
 }
 
 /// A log-log panel at `(left, top)` of `width` × `height`, with the series, axes and legend.
+#[allow(clippy::too_many_arguments)]
 fn panel(svg: &mut String, left: f64, top: f64, width: f64, height: f64, title: &str, y_label: &str, series: &[Series]) {
     let points: Vec<(f64, f64)> = series.iter().flat_map(|line| line.points.iter().copied()).filter(|(x, y)| *x > 0.0 && *y > 0.0).collect();
     if points.is_empty() {

@@ -213,13 +213,9 @@ fn path(ir: &PolicyIr, source: IpAddr, destination: IpAddr) -> Vec<(Option<Strin
     let same_node = |a: &polc_ir::Endpoint, b: &polc_ir::Endpoint| a.node == b.node;
     match source_endpoint {
         Some(from) if from.is_host() => hooks.push((from.node.clone(), "OUTPUT")),
-        Some(from) => {
-            // A pod's packet crosses its node's FORWARD, unless it goes to that node itself.
-            if !destination_endpoint.is_some_and(|to| to.is_host() && same_node(from, to)) {
-                hooks.push((from.node.clone(), "FORWARD"));
-            }
-        }
-        None => {}
+        // A pod's packet crosses its node's FORWARD, unless it goes to that node itself.
+        Some(from) if !destination_endpoint.is_some_and(|to| to.is_host() && same_node(from, to)) => hooks.push((from.node.clone(), "FORWARD")),
+        Some(_) | None => {}
     }
     match destination_endpoint {
         Some(to) if to.is_host() => hooks.push((to.node.clone(), "INPUT")),
