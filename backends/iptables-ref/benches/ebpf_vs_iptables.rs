@@ -642,7 +642,7 @@ struct CompiledServer {
 }
 
 fn compile_server(ir: &PolicyIr) -> Result<CompiledServer, String> {
-    let options = CompileOptions { node: Some(NODE.to_owned()), policy_map_max_entries: 65_536 };
+    let options = CompileOptions { node: Some(NODE.to_owned()), policy_map_max_entries: 65_536, ..CompileOptions::default() };
     let compiled = compile(ir, &options, &|_| None).map_err(|error| format!("compile: {error}"))?;
     let (node, endpoint) = compiled.endpoint(EndpointId(1)).ok_or("the server is not compiled")?;
     Ok(CompiledServer { config: endpoint.config, policy: endpoint.policy.clone(), ipcache: node.ipcache.clone() })
