@@ -6,41 +6,17 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use polc_compiler::SourceMap;
 use polc_compiler::lower::LowerOptions;
 use polc_ebpf::engine::KernelJudge;
 use support::engines::{Covered, compare_engines, privileged};
-
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/examples")
-}
-
-/// The `# policies:` and `# options:` header lines of a FlowTest file.
-fn header(text: &str) -> (Vec<String>, Vec<String>) {
-    let mut policies = Vec::new();
-    let mut options = Vec::new();
-    for line in text.lines().take_while(|line| line.starts_with('#')) {
-        if let Some(list) = line.strip_prefix("# policies:") {
-            policies.extend(list.split(',').map(str::trim).filter(|item| !item.is_empty() && *item != "this file").map(str::to_owned));
-        }
-        if let Some(list) = line.strip_prefix("# options:") {
-            options.extend(list.split(',').map(str::trim).filter(|item| !item.is_empty()).map(str::to_owned));
-        }
-    }
-    (policies, options)
-}
+use support::examples::{examples, flowtest_files, header};
 
 /// Every example FlowTest file with its inputs and options.
 fn example_cases() -> Vec<(PathBuf, SourceMap, LowerOptions)> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(examples().join("flowtests"))
-        .expect("policies/examples/flowtests exists")
-        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|path| path.to_string_lossy().ends_with(".flowtest.yaml"))
-        .collect();
-    files.sort();
-    assert!(files.len() >= 15, "expected the example FlowTests, found {}", files.len());
+    let files = flowtest_files();
     let inventory = std::fs::read_to_string(examples().join("inventory/cluster.yaml")).expect("the sample inventory");
     files
         .into_iter()

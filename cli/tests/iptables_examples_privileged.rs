@@ -5,27 +5,11 @@
 //! two disagree. Needs root (network namespaces, iptables, ipset); without root it says why and
 //! skips.
 
-use std::path::{Path, PathBuf};
+mod support;
+
 use std::process::Command;
 
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/examples")
-}
-
-/// The `# policies:` files and the `# options:` of a FlowTest file, from its header lines.
-fn header(text: &str) -> (Vec<String>, Vec<String>) {
-    let mut policies = Vec::new();
-    let mut options = Vec::new();
-    for line in text.lines().take_while(|line| line.starts_with('#')) {
-        if let Some(list) = line.strip_prefix("# policies:") {
-            policies.extend(list.split(',').map(str::trim).filter(|item| !item.is_empty() && *item != "this file").map(str::to_owned));
-        }
-        if let Some(list) = line.strip_prefix("# options:") {
-            options.extend(list.split(',').map(str::trim).filter(|item| !item.is_empty()).map(str::to_owned));
-        }
-    }
-    (policies, options)
-}
+use support::examples::{examples, flowtest_files, header};
 
 #[test]
 fn every_example_flowtest_passes_with_the_iptables_engine_on_both_backends_privileged() {
@@ -35,13 +19,7 @@ fn every_example_flowtest_passes_with_the_iptables_engine_on_both_backends_privi
         );
         return;
     }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(examples().join("flowtests"))
-        .expect("policies/examples/flowtests exists")
-        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|path| path.to_string_lossy().ends_with(".flowtest.yaml"))
-        .collect();
-    files.sort();
-    assert!(files.len() >= 15, "expected the example FlowTests, found {}", files.len());
+    let files = flowtest_files();
     let mut problems = Vec::new();
     let mut total_flows = 0;
     for file in &files {

@@ -1,3 +1,4 @@
 //! Helpers shared by the CLI's integration tests.
 
 pub mod engines;
+pub mod examples;
