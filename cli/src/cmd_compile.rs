@@ -1,6 +1,8 @@
-//! `polc compile PATH... -o DIR [--node NAME]`: compiles the policies and inventory among the
-//! inputs to a bundle: per node, the ipcache and, per endpoint, the policy map image and the
-//! datapath object with its constants.
+//! `polc compile PATH... -o DIR [--node NAME] [--policy-lookup hash|lpm]`: compiles the policies
+//! and inventory among the inputs to a bundle: per node, the ipcache (and, in the `hash` lookup
+//! mode, the HASH of its host entries) and, per endpoint, the policy map image (a HASH of the
+//! same keys plus summary records in the `hash` mode, the default; Cilium's LPM trie in the
+//! `lpm` mode) and the datapath object with its constants.
 //!
 //! The same inputs (same file names and texts, same options) give a byte-identical bundle: the
 //! manifest records a digest of them. Exit 0 when the bundle is written; 1 when the inputs have
@@ -12,7 +14,7 @@ use std::path::PathBuf;
 use polc_compiler::SourceMap;
 use polc_compiler::lower::{Lowered, lower};
 use polc_ebpf::bundle::{Digest, write_bundle};
-use polc_ebpf::compile::{CompileError, CompileOptions, Compiled, SourcePlace, compile, to_bundle};
+use polc_ebpf::compile::{CompileError, CompileOptions, Compiled, PolicyLookup, SourcePlace, compile, to_bundle};
 use polc_ir::RuleOrigin;
 
 use crate::cmd_trace::{SemanticsArgs, report_errors, report_warnings};
@@ -33,9 +35,31 @@ pub struct Args {
     /// Compile only this node's section
     #[arg(long, value_name = "NAME")]
     pub node: Option<String>,
+    /// How the datapath finds policy map and ipcache entries: `hash` (HASH probes, a cost per
+    /// packet independent of the number of entries) or `lpm` (Cilium's LPM tries only)
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = PolicyLookupArg::Hash)]
+    pub policy_lookup: PolicyLookupArg,
     // `--policy-map-max` (among these) is also the size of every endpoint's policy map.
     #[command(flatten)]
     pub semantics: SemanticsArgs,
+}
+
+/// `--policy-lookup`: the datapath's lookup mode ([`PolicyLookup`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PolicyLookupArg {
+    /// HASH probes of the policy map's keys and of the ipcache's host entries (the default)
+    Hash,
+    /// LPM tries for the policy map and the ipcache (Cilium's map types)
+    Lpm,
+}
+
+impl PolicyLookupArg {
+    pub fn mode(self) -> PolicyLookup {
+        match self {
+            PolicyLookupArg::Hash => PolicyLookup::Hash,
+            PolicyLookupArg::Lpm => PolicyLookup::Lpm,
+        }
+    }
 }
 
 /// The file and line of a rule, for the bundle's rule origins.
@@ -54,9 +78,10 @@ fn inputs_digest(sources: &SourceMap, args: &Args) -> Digest {
     let mut named: Vec<(&str, &str)> = sources.ids().map(|id| (sources.get(id).name.as_str(), sources.get(id).text.as_str())).collect();
     named.sort();
     let options = format!(
-        "node={:?} policy-map-max={} policy-enforcement={:?} host-firewall={} allow-localhost={} cluster-name={:?} dual-stack={}",
+        "node={:?} policy-map-max={} policy-lookup={} policy-enforcement={:?} host-firewall={} allow-localhost={} cluster-name={:?} dual-stack={}",
         args.node,
         args.semantics.policy_map_max,
+        args.policy_lookup.mode().name(),
         args.semantics.policy_enforcement,
         args.semantics.host_firewall,
         args.semantics.allow_localhost,
@@ -101,7 +126,7 @@ pub fn run(args: &Args) -> Result<Exit, Failure> {
         return Ok(Exit::Findings);
     }
     report_warnings(&loaded.sources, &lowered.diagnostics);
-    let options = CompileOptions { node: args.node.clone(), policy_map_max_entries: args.semantics.policy_map_max };
+    let options = CompileOptions { node: args.node.clone(), policy_map_max_entries: args.semantics.policy_map_max, policy_lookup: args.policy_lookup.mode() };
     let compiled = match compile(&lowered.ir, &options, &locate(&loaded.sources, &lowered)) {
         Ok(compiled) => compiled,
         Err(error @ (CompileError::UnknownNode { .. } | CompileError::InvalidPolicyMapLimit { .. })) => return Err(Failure::new(error.to_string())),
@@ -143,12 +168,18 @@ pub(crate) mod tests_support {
 
     /// `polc compile WORDS...` as parsed arguments.
     pub(crate) fn args(words: &[&str]) -> super::Args {
-        Command::try_parse_from(std::iter::once("polc-compile").chain(words.iter().copied())).expect("valid arguments").args
+        try_args(words).expect("valid arguments")
+    }
+
+    /// `polc compile WORDS...` as parsed arguments, or clap's refusal.
+    pub(crate) fn try_args(words: &[&str]) -> Result<super::Args, clap::Error> {
+        Command::try_parse_from(std::iter::once("polc-compile").chain(words.iter().copied())).map(|command| command.args)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
     use std::path::{Path, PathBuf};
 
     use super::tests_support::args;
@@ -233,11 +264,48 @@ mod tests {
         assert_eq!(nodes, vec!["node-b"]);
         let failure = run(&args(&[&inventory, "-o", &output, "--node", "node-z"])).expect_err("no such node");
         assert!(failure.lines[0].contains("`node-z`") && failure.lines[0].contains("`node-a`"), "{:?}", failure.lines);
-        // The limit is the map's size.
-        assert_eq!(run(&args(&[&inventory, "-o", &output, "--policy-map-max", "4096"])).expect("compiles"), Exit::Clean);
+        // In the LPM lookup mode, the limit is the map's size.
+        assert_eq!(run(&args(&[&inventory, "-o", &output, "--policy-map-max", "4096", "--policy-lookup", "lpm"])).expect("compiles"), Exit::Clean);
         let bundle = polc_ebpf::bundle::read_bundle(Path::new(&output)).expect("a valid bundle");
         let sizes: Vec<u32> =
             bundle.manifest().nodes.iter().flat_map(|node| node.maps.iter()).filter(|map| map.name.starts_with("policy/")).map(|map| map.max_entries).collect();
         assert!(!sizes.is_empty() && sizes.iter().all(|size| *size == 4096), "{sizes:?}");
+    }
+
+    /// The outer maps every endpoint of the bundle at `output` binds, and the lookup constants
+    /// of its objects.
+    fn lookup_of(output: &str) -> (BTreeSet<String>, BTreeSet<(u64, u64)>) {
+        let bundle = polc_ebpf::bundle::read_bundle(Path::new(output)).expect("a valid bundle");
+        let nodes = &bundle.manifest().nodes;
+        let outers = nodes.iter().flat_map(|node| node.endpoints.iter()).flat_map(|endpoint| endpoint.maps.keys().cloned()).collect();
+        let constant = |object: &polc_ebpf::bundle::ObjectSection, name: &str| object.constants.get(name).map_or(u64::MAX, |constant| constant.value);
+        let modes = nodes
+            .iter()
+            .flat_map(|node| node.objects.iter())
+            .map(|object| (constant(object, "policy_map_hash"), constant(object, "ipcache_host_hash")))
+            .collect();
+        (outers, modes)
+    }
+
+    #[test]
+    fn the_policy_lookup_mode_is_hash_unless_lpm_is_asked_for() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let inventory = examples().join("inventory").display().to_string();
+        let policy = examples().join("cilium-policy/l7-http.yaml").display().to_string();
+        let default = dir.path().join("default").display().to_string();
+        let hash = dir.path().join("hash").display().to_string();
+        let lpm = dir.path().join("lpm").display().to_string();
+        assert_eq!(run(&args(&[&inventory, &policy, "-o", &default])).expect("compiles"), Exit::Clean);
+        assert_eq!(run(&args(&[&inventory, &policy, "-o", &hash, "--policy-lookup", "hash"])).expect("compiles"), Exit::Clean);
+        assert_eq!(run(&args(&[&inventory, &policy, "-o", &lpm, "--policy-lookup", "lpm"])).expect("compiles"), Exit::Clean);
+        let words = |names: &[&str]| names.iter().map(|name| name.to_string()).collect::<BTreeSet<String>>();
+        assert_eq!(lookup_of(&default), (words(&["polc_ipcache", "polc_ipcache_hash", "polc_policy_hash"]), [(1, 1)].into_iter().collect()));
+        assert_eq!(lookup_of(&lpm), (words(&["polc_ipcache", "polc_policy"]), [(0, 0)].into_iter().collect()));
+        assert_eq!(files(Path::new(&default)), files(Path::new(&hash)), "`hash` is the default");
+        // The mode is part of the inputs digest.
+        let digest = |output: &str| polc_ebpf::bundle::read_bundle(Path::new(output)).expect("a valid bundle").manifest().inputs_digest;
+        assert_ne!(digest(&default), digest(&lpm));
+        let parsed = super::tests_support::try_args(&[&inventory, "-o", &default, "--policy-lookup", "trie"]);
+        assert!(parsed.is_err(), "only `hash` and `lpm` are modes");
     }
 }

@@ -275,10 +275,13 @@ fn dump_node(bundle: &Bundle, node: &NodeSection, out: &mut String) {
     // Which map plays which part, from the endpoints' bindings.
     let mut policy_maps: BTreeSet<&str> = BTreeSet::new();
     let mut ipcache_maps: BTreeSet<&str> = BTreeSet::new();
+    let mut ipcache_host_maps: BTreeSet<&str> = BTreeSet::new();
     for endpoint in &node.endpoints {
         for (outer, map) in &endpoint.maps {
             if outer == object::IPCACHE_GENERATIONS_MAP {
                 ipcache_maps.insert(map);
+            } else if outer == object::IPCACHE_HASH_GENERATIONS_MAP {
+                ipcache_host_maps.insert(map);
             } else if outer == object::POLICY_GENERATIONS_MAP || outer == object::POLICY_HASH_GENERATIONS_MAP {
                 policy_maps.insert(map);
             }
@@ -312,6 +315,18 @@ fn dump_node(bundle: &Bundle, node: &NodeSection, out: &mut String) {
     for map in node.maps.iter().filter(|map| ipcache_maps.contains(map.name.as_str())) {
         dump_ipcache(out, bundle, map, &identities);
     }
+    // The host HASH holds the ipcache's host entries again (the `hash` lookup mode): counted,
+    // not listed.
+    for map in node.maps.iter().filter(|map| ipcache_host_maps.contains(map.name.as_str())) {
+        let _ = writeln!(
+            out,
+            "  ipcache host HASH `{}`: {} entr{} (max {}), the ipcache's /32 and /128 entries, looked up before the trie",
+            map.name,
+            map.entries,
+            if map.entries == 1 { "y" } else { "ies" },
+            map.max_entries
+        );
+    }
 
     for endpoint in &node.endpoints {
         let addresses = if endpoint.addresses.is_empty() { "no address".to_owned() } else { endpoint.addresses.join(", ") };
@@ -326,6 +341,10 @@ fn dump_node(bundle: &Bundle, node: &NodeSection, out: &mut String) {
                 let _ = writeln!(out, "    ipcache: `{map_name}`");
                 continue;
             }
+            if outer == object::IPCACHE_HASH_GENERATIONS_MAP {
+                let _ = writeln!(out, "    ipcache host HASH: `{map_name}`");
+                continue;
+            }
             if let Some(map) = node.maps.iter().find(|map| map.name == *map_name) {
                 if map.key_size as usize == POLICY_KEY_SIZE && map.value_size as usize == POLICY_VALUE_SIZE {
                     dump_policy(out, bundle, map, &identities, &origins);
@@ -336,7 +355,8 @@ fn dump_node(bundle: &Bundle, node: &NodeSection, out: &mut String) {
         }
     }
 
-    let known: BTreeSet<&str> = policy_maps.iter().chain(ipcache_maps.iter()).copied().chain([IDENTITIES_MAP, RULE_ORIGINS_MAP]).collect();
+    let known: BTreeSet<&str> =
+        policy_maps.iter().chain(ipcache_maps.iter()).chain(ipcache_host_maps.iter()).copied().chain([IDENTITIES_MAP, RULE_ORIGINS_MAP]).collect();
     for map in node.maps.iter().filter(|map| !known.contains(map.name.as_str())) {
         dump_other_map(out, bundle, map);
     }
@@ -394,6 +414,11 @@ mod tests {
         assert!(text.contains("k8s:io.kubernetes.pod.namespace="), "identities have their labels: {text}");
         assert!(text.contains("constants: allow_icmp_frag_needed=1"), "{text}");
         assert!(text.contains("ipcache `ipcache`"), "{text}");
+        // The default (`hash`) lookup mode: the host HASH is counted once per node, not dumped in hex.
+        assert!(text.contains("  ipcache host HASH `ipcache-hosts`: "), "{text}");
+        assert!(text.contains("    ipcache host HASH: `ipcache-hosts`"), "{text}");
+        assert!(!text.contains("map `ipcache-hosts`"), "{text}");
+        assert!(text.contains("lookup summary records of the HASH mode not shown"), "{text}");
         assert!(text.contains("no policy selects the endpoint in this direction (allow all)"), "{text}");
         let only = dump(&bundle, Some("node-b"));
         assert!(!only.contains("\nnode node-a\n") && only.contains("\nnode node-b\n"));

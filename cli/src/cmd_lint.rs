@@ -176,7 +176,7 @@ spec:
         assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics.iter().filter(|d| d.is_error()).collect::<Vec<_>>());
         let lowered = polc_compiler::lower::lower(&parsed.objects, &polc_compiler::lower::LowerOptions::default());
         let counted = polc_compiler::checks::analysis::policy_map_limit::endpoint_key_counts(&lowered.ir);
-        let options = polc_ebpf::compile::CompileOptions { node: None, policy_map_max_entries: 65_536 };
+        let options = polc_ebpf::compile::CompileOptions { policy_map_max_entries: 65_536, ..polc_ebpf::compile::CompileOptions::default() };
         let compiled = polc_ebpf::compile::compile(&lowered.ir, &options, &|_| None).expect("compiles");
         let mut compared = 0;
         for (index, endpoint) in lowered.ir.endpoints.iter().enumerate() {

@@ -209,7 +209,7 @@ fn run_flow_tests_in_kernel(
 ) -> Result<(), Failure> {
     use polc_ebpf::compile::{CompileOptions, compile};
     use polc_ebpf::engine::{EngineOptions, KernelJudge, run_flows};
-    let options = CompileOptions { node: None, policy_map_max_entries: policy_map_max };
+    let options = CompileOptions { policy_map_max_entries: policy_map_max, ..CompileOptions::default() };
     let compiled = compile(&lowered.ir, &options, &crate::cmd_compile::locate(sources, lowered))
         .map_err(|error| Failure::new(format!("cannot compile the datapath: {error}")))?;
     let flows = kernel_flows(objects, lowered);
@@ -217,7 +217,9 @@ fn run_flow_tests_in_kernel(
         return Err(Failure::new("the FlowTest flows could not be matched to their outcomes"));
     }
     let runnable: Vec<polc_ir::Flow> = flows.iter().flatten().cloned().collect();
-    let mut judge = KernelJudge::new(false).map_err(|error| Failure::new(error.to_string()))?;
+    // Every packet runs in both lookup modes (the default HASH probes and the LPM tries), which
+    // must agree.
+    let mut judge = KernelJudge::new(true).map_err(|error| Failure::new(error.to_string()))?;
     let runs = run_flows(&lowered.ir, &compiled, &runnable, &mut judge, &EngineOptions::default())
         .map_err(|error| Failure::new(format!("the kernel engine failed: {error}")))?;
     let mut runs = runs.into_iter();

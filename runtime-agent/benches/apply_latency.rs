@@ -1,5 +1,6 @@
 //! Apply latency: from the agent receiving `apply` to the generation flip, for bundles of
-//! 1k, 100k and 1M map entries (almost all in the ipcache, /32 entries). Each iteration
+//! 1k, 100k and 1M ipcache entries (/32 entries, in the default lookup modes: each in the
+//! ipcache trie and in its host HASH, so the agent writes twice as many records). Each iteration
 //! applies the other of two bundles of the same size, so every apply builds and flips a
 //! full generation. The time measured is the agent's own request-to-flip figure (reading
 //! and verifying the bundle, building the inner maps, filling the spare slots, the flip).
@@ -18,8 +19,8 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use polc_ebpf::bundle::{Bundle, BundleBuilder, Digest, MapImage, MapKind, ObjectImage};
 use polc_ebpf::layout::{IPCACHE_KEY_SIZE, IPCACHE_VALUE_SIZE, encode_ipcache_key, encode_ipcache_value};
 
-/// A one-endpoint bundle whose ipcache has `entries - 1` host entries (identity `seed + i`)
-/// next to a one-entry policy map.
+/// A one-endpoint bundle whose ipcache has `entries - 1` host entries (identity `seed + i`),
+/// also in the host HASH, next to a one-entry policy HASH map (the default lookup modes).
 fn bundle(entries: u32, seed: u32) -> Bundle {
     let spec = GenerationSpec::new(v4(10, 0, 0, 1), seed, v4(10, 0, 0, 2), &[5001]);
     let mut keys: Vec<([u8; IPCACHE_KEY_SIZE], [u8; IPCACHE_VALUE_SIZE])> = (0..entries - 1)
@@ -40,13 +41,17 @@ fn bundle(entries: u32, seed: u32) -> Bundle {
         key_size: IPCACHE_KEY_SIZE as u32,
         value_size: IPCACHE_VALUE_SIZE as u32,
         max_entries: entries.max(1024),
-        records,
+        records: records.clone(),
     };
+    // Every entry is a host entry, so the host HASH holds the same records.
+    let hosts = MapImage { name: "ipcache-hosts".to_owned(), kind: MapKind::Hash, max_entries: (entries - 1).max(1), ..ipcache.clone() };
     let mut builder = BundleBuilder::new("polc bench", Digest::of(&seed.to_le_bytes()));
     builder.add_map(NODE, ipcache).expect("ipcache");
-    builder.add_map(NODE, MapImage::policy("policy", &spec.policy())).expect("policy");
+    builder.add_map(NODE, hosts).expect("ipcache hosts");
+    builder.add_map(NODE, MapImage::policy_hash("policy", &spec.policy())).expect("policy");
     builder.add_object(NODE, ObjectImage::datapath("web", &spec.config)).expect("object");
-    builder.add_endpoint(NODE, ENDPOINT, 3000, &[v4(10, 0, 0, 2)], "web", &[("polc_ipcache", "ipcache"), ("polc_policy", "policy")]).expect("endpoint");
+    let bindings = [("polc_ipcache", "ipcache"), ("polc_ipcache_hash", "ipcache-hosts"), ("polc_policy_hash", "policy")];
+    builder.add_endpoint(NODE, ENDPOINT, 3000, &[v4(10, 0, 0, 2)], "web", &bindings).expect("endpoint");
     builder.finish().expect("bundle")
 }
 

@@ -5,8 +5,10 @@
 //! before anything touches the kernel:
 //! - every outer map an endpoint binds is one of the object's generation outer maps, and the
 //!   bound map has the type, key size and value size of that outer map's inner maps;
-//! - every endpoint binds the outer maps its object reads (`polc_ipcache`, and `polc_policy`
-//!   or `polc_policy_hash` as its `policy_map_hash` constant says);
+//! - every endpoint binds the outer maps its object reads: `polc_ipcache`; `polc_policy_hash`
+//!   or `polc_policy` as its `policy_map_hash` constant says; and `polc_ipcache_hash` when its
+//!   `ipcache_host_hash` constant is on (a constant the bundle leaves out has the committed
+//!   object's default, on for both);
 //! - every constant is one of the object's `.rodata` globals, with the global's width;
 //! - no map asks for more entries than the node allows, and the records fit in its budget.
 
@@ -41,10 +43,13 @@ pub enum OuterRole {
     PolicyHash,
     /// `polc_ipcache`: LPM trie ipcaches.
     Ipcache,
+    /// `polc_ipcache_hash`: HASH maps of the ipcache's host entries (`ipcache_host_hash` mode),
+    /// read before the trie of the same generation.
+    IpcacheHash,
 }
 
 impl OuterRole {
-    pub const ALL: [OuterRole; 3] = [OuterRole::Policy, OuterRole::PolicyHash, OuterRole::Ipcache];
+    pub const ALL: [OuterRole; 4] = [OuterRole::Policy, OuterRole::PolicyHash, OuterRole::Ipcache, OuterRole::IpcacheHash];
 
     /// The outer map's name in the object.
     pub fn outer_map(self) -> &'static str {
@@ -52,6 +57,7 @@ impl OuterRole {
             OuterRole::Policy => object::POLICY_GENERATIONS_MAP,
             OuterRole::PolicyHash => object::POLICY_HASH_GENERATIONS_MAP,
             OuterRole::Ipcache => object::IPCACHE_GENERATIONS_MAP,
+            OuterRole::IpcacheHash => object::IPCACHE_HASH_GENERATIONS_MAP,
         }
     }
 
@@ -65,13 +71,20 @@ impl OuterRole {
             OuterRole::Policy => (MapKind::LpmTrie, POLICY_KEY_SIZE as u32, POLICY_VALUE_SIZE as u32),
             OuterRole::PolicyHash => (MapKind::Hash, POLICY_KEY_SIZE as u32, POLICY_VALUE_SIZE as u32),
             OuterRole::Ipcache => (MapKind::LpmTrie, IPCACHE_KEY_SIZE as u32, IPCACHE_VALUE_SIZE as u32),
+            OuterRole::IpcacheHash => (MapKind::Hash, IPCACHE_KEY_SIZE as u32, IPCACHE_VALUE_SIZE as u32),
         }
     }
 
-    /// The outer maps an object with these constants reads.
-    pub fn read_by(constants: &BTreeMap<String, Constant>) -> [OuterRole; 2] {
-        let hash_mode = constants.get("policy_map_hash").is_some_and(|constant| constant.value != 0);
-        [if hash_mode { OuterRole::PolicyHash } else { OuterRole::Policy }, OuterRole::Ipcache]
+    /// The outer maps an object with these constants reads. A lookup-mode constant the
+    /// bundle leaves out keeps the committed object's default.
+    pub fn read_by(constants: &BTreeMap<String, Constant>) -> Vec<OuterRole> {
+        let defaults = DatapathConfig::default();
+        let flag = |name: &str, default: bool| constants.get(name).map_or(default, |constant| constant.value != 0);
+        let mut roles = vec![if flag("policy_map_hash", defaults.policy_map_hash) { OuterRole::PolicyHash } else { OuterRole::Policy }, OuterRole::Ipcache];
+        if flag("ipcache_host_hash", defaults.ipcache_host_hash) {
+            roles.push(OuterRole::IpcacheHash);
+        }
+        roles
     }
 }
 
@@ -84,7 +97,9 @@ pub enum ContractError {
     NodeNotInBundle { node: String, available: String },
     #[error("the bundle has sections for several nodes ({available}); start the agent with `--node`")]
     NodeAmbiguous { available: String },
-    #[error("endpoint `{endpoint}` binds outer map `{outer}`, which the datapath does not have (it has `polc_ipcache`, `polc_policy` and `polc_policy_hash`)")]
+    #[error(
+        "endpoint `{endpoint}` binds outer map `{outer}`, which the datapath does not have (it has `polc_ipcache`, `polc_ipcache_hash`, `polc_policy` and `polc_policy_hash`)"
+    )]
     UnknownOuterMap { endpoint: String, outer: String },
     #[error("endpoint `{endpoint}` does not bind outer map `{outer}`, which its object reads")]
     MissingBinding { endpoint: String, outer: &'static str },
@@ -98,13 +113,7 @@ pub enum ContractError {
     UnknownConstant { object: String, constant: String },
     #[error("object `{object}` gives constant `{constant}` {size} bytes, but the datapath's global has {expected}")]
     ConstantSize { object: String, constant: String, size: u8, expected: usize },
-    #[error("object `{object}` sets constant `{constant}`, whose maps this agent does not build (outer map `{outer}`)")]
-    UnsupportedConstant { object: String, constant: String, outer: &'static str },
 }
-
-/// Constants whose non-zero value makes the object read an outer map this agent does not
-/// build; such an object would drop every packet (`drop-no-generation`), so it is refused.
-const UNSUPPORTED_CONSTANTS: [(&str, &str); 1] = [("ipcache_host_hash", object::IPCACHE_HASH_GENERATIONS_MAP)];
 
 /// One endpoint's part of a plan.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -176,11 +185,6 @@ fn check_constants(object: &ObjectSection) -> Result<(), ContractError> {
         };
         if usize::from(constant.size) != *expected {
             return Err(ContractError::ConstantSize { object: object.name.clone(), constant: name.clone(), size: constant.size, expected: *expected });
-        }
-        if let Some((_, outer)) = UNSUPPORTED_CONSTANTS.iter().find(|(unsupported, _)| *unsupported == name)
-            && constant.value != 0
-        {
-            return Err(ContractError::UnsupportedConstant { object: object.name.clone(), constant: name.clone(), outer });
         }
     }
     Ok(())
@@ -266,6 +270,7 @@ mod tests {
         let ipcache = IpcacheImage::build(&[IpcacheEntry { prefix: IpPrefix::host(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))), identity: 5 }], 0).unwrap();
         let mut builder = BundleBuilder::new("polc test", Digest::of(b"in"));
         builder.add_map("node-a", MapImage::ipcache("ipcache", &ipcache)).unwrap();
+        builder.add_map("node-a", MapImage::ipcache_hosts("ipcache-hosts", &ipcache)).unwrap();
         builder.add_map("node-a", MapImage::policy("policy", &policy)).unwrap();
         builder.add_map("node-a", MapImage::policy_hash("policy-hash", &policy)).unwrap();
         builder.add_object("node-a", ObjectImage::datapath("web", &config)).unwrap();
@@ -276,7 +281,14 @@ mod tests {
         builder.finish().unwrap()
     }
 
-    const BINDINGS: [(&str, &str); 2] = [("polc_ipcache", "ipcache"), ("polc_policy", "policy")];
+    /// The maps the default object reads (HASH lookup modes).
+    const BINDINGS: [(&str, &str); 3] = [("polc_ipcache", "ipcache"), ("polc_ipcache_hash", "ipcache-hosts"), ("polc_policy_hash", "policy-hash")];
+    /// The maps an object in the LPM lookup modes reads.
+    const LPM_BINDINGS: [(&str, &str); 2] = [("polc_ipcache", "ipcache"), ("polc_policy", "policy")];
+
+    fn lpm() -> DatapathConfig {
+        DatapathConfig { policy_map_hash: false, ipcache_host_hash: false, ..DatapathConfig::default() }
+    }
 
     #[test]
     fn a_well_formed_bundle_gives_a_plan() {
@@ -284,9 +296,16 @@ mod tests {
         assert_eq!(plan.node, "node-a");
         assert_eq!(plan.endpoints.len(), 1);
         assert_eq!(plan.endpoints[0].key, "default~web");
-        assert_eq!(plan.endpoints[0].bindings.get(&OuterRole::Policy).map(String::as_str), Some("policy"));
-        assert_eq!(plan.maps.keys().cloned().collect::<Vec<_>>(), vec!["ipcache".to_owned(), "policy".to_owned()]);
-        assert_eq!(plan.entries(), 2);
+        let bound: Vec<(OuterRole, &str)> = plan.endpoints[0].bindings.iter().map(|(role, map)| (*role, map.as_str())).collect();
+        assert_eq!(bound, vec![(OuterRole::PolicyHash, "policy-hash"), (OuterRole::Ipcache, "ipcache"), (OuterRole::IpcacheHash, "ipcache-hosts")]);
+        assert_eq!(plan.maps.keys().cloned().collect::<Vec<_>>(), vec!["ipcache".to_owned(), "ipcache-hosts".to_owned(), "policy-hash".to_owned()]);
+        // One policy entry and its summary record; one ipcache entry in the trie and in the HASH.
+        assert_eq!(plan.entries(), 4);
+
+        let lpm_plan = super::plan(&bundle(lpm(), &LPM_BINDINGS, false), None, &Limits::default()).unwrap();
+        assert_eq!(lpm_plan.endpoints[0].bindings.get(&OuterRole::Policy).map(String::as_str), Some("policy"));
+        assert_eq!(lpm_plan.maps.keys().cloned().collect::<Vec<_>>(), vec!["ipcache".to_owned(), "policy".to_owned()]);
+        assert_eq!(lpm_plan.entries(), 2);
     }
 
     #[test]
@@ -300,30 +319,52 @@ mod tests {
 
     #[test]
     fn layouts_bindings_and_limits_are_enforced() {
-        let swapped = bundle(DatapathConfig::default(), &[("polc_ipcache", "policy"), ("polc_policy", "policy")], false);
+        let swapped = bundle(lpm(), &[("polc_ipcache", "policy"), ("polc_policy", "policy")], false);
         let error = plan(&swapped, None, &Limits::default()).unwrap_err();
         assert_eq!(
             error.to_string(),
             "map `policy` is a lpm_trie map with 12-byte keys and 12-byte values but outer map `polc_ipcache` holds a lpm_trie map with 24-byte keys and 24-byte values"
         );
-        let missing = bundle(DatapathConfig::default(), &[("polc_ipcache", "ipcache")], false);
+        let swapped_hash =
+            bundle(DatapathConfig::default(), &[("polc_ipcache", "ipcache"), ("polc_ipcache_hash", "policy-hash"), ("polc_policy_hash", "policy-hash")], false);
+        let error = plan(&swapped_hash, None, &Limits::default()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "map `policy-hash` is a hash map with 12-byte keys and 12-byte values but outer map `polc_ipcache_hash` holds a hash map with 24-byte keys and 24-byte values"
+        );
+        let missing = bundle(lpm(), &[("polc_ipcache", "ipcache")], false);
         assert!(matches!(plan(&missing, None, &Limits::default()), Err(ContractError::MissingBinding { outer: "polc_policy", .. })));
-        let hash_mode = DatapathConfig { policy_map_hash: true, ..DatapathConfig::default() };
+        // The default object reads the HASH maps: LPM bindings alone are refused.
         assert!(matches!(
-            plan(&bundle(hash_mode, &BINDINGS, false), None, &Limits::default()),
+            plan(&bundle(DatapathConfig::default(), &LPM_BINDINGS, false), None, &Limits::default()),
             Err(ContractError::MissingBinding { outer: "polc_policy_hash", .. })
         ));
-        assert!(plan(&bundle(hash_mode, &[("polc_ipcache", "ipcache"), ("polc_policy_hash", "policy-hash")], false), None, &Limits::default()).is_ok());
-        let unknown = bundle(DatapathConfig::default(), &[("polc_ipcache", "ipcache"), ("polc_policy", "policy"), ("polc_lb", "policy")], false);
+        let without_hosts = bundle(DatapathConfig::default(), &[("polc_ipcache", "ipcache"), ("polc_policy_hash", "policy-hash")], false);
+        assert!(matches!(plan(&without_hosts, None, &Limits::default()), Err(ContractError::MissingBinding { outer: "polc_ipcache_hash", .. })));
+        // Each constant selects its own map.
+        let policy_hash_only = DatapathConfig { ipcache_host_hash: false, ..DatapathConfig::default() };
+        assert!(plan(&bundle(policy_hash_only, &[("polc_ipcache", "ipcache"), ("polc_policy_hash", "policy-hash")], false), None, &Limits::default()).is_ok());
+        let host_hash_only = DatapathConfig { policy_map_hash: false, ..DatapathConfig::default() };
+        let bindings = [("polc_ipcache", "ipcache"), ("polc_ipcache_hash", "ipcache-hosts"), ("polc_policy", "policy")];
+        assert!(plan(&bundle(host_hash_only, &bindings, false), None, &Limits::default()).is_ok());
+        let unknown = bundle(lpm(), &[("polc_ipcache", "ipcache"), ("polc_policy", "policy"), ("polc_lb", "policy")], false);
         assert!(matches!(plan(&unknown, None, &Limits::default()), Err(ContractError::UnknownOuterMap { .. })));
         let small = Limits { max_entries_per_map: 1000, ..Limits::default() };
         let error = plan(&bundle(DatapathConfig::default(), &BINDINGS, false), None, &small).unwrap_err();
         assert_eq!(error.to_string(), "map `ipcache` asks for 512000 entries, more than this node allows (1000)");
-        let host_hash = DatapathConfig { ipcache_host_hash: true, ..DatapathConfig::default() };
-        let error = plan(&bundle(host_hash, &BINDINGS, false), None, &Limits::default()).unwrap_err();
-        assert_eq!(error.to_string(), "object `web` sets constant `ipcache_host_hash`, whose maps this agent does not build (outer map `polc_ipcache_hash`)");
         let tiny = Limits { max_total_record_bytes: 10, ..Limits::default() };
-        assert!(matches!(plan(&bundle(DatapathConfig::default(), &BINDINGS, false), None, &tiny), Err(ContractError::TooLarge { total: 72, .. })));
+        assert!(matches!(plan(&bundle(lpm(), &LPM_BINDINGS, false), None, &tiny), Err(ContractError::TooLarge { total: 72, .. })));
+        assert!(matches!(plan(&bundle(DatapathConfig::default(), &BINDINGS, false), None, &tiny), Err(ContractError::TooLarge { total: 144, .. })));
+    }
+
+    #[test]
+    fn lookup_constants_left_out_keep_the_objects_defaults() {
+        let mut constants = polc_ebpf::bundle::datapath_constants(&DatapathConfig::default());
+        constants.remove("policy_map_hash");
+        constants.remove("ipcache_host_hash");
+        assert_eq!(OuterRole::read_by(&constants), vec![OuterRole::PolicyHash, OuterRole::Ipcache, OuterRole::IpcacheHash]);
+        let lpm_constants = polc_ebpf::bundle::datapath_constants(&lpm());
+        assert_eq!(OuterRole::read_by(&lpm_constants), vec![OuterRole::Policy, OuterRole::Ipcache]);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! DIR/endpoints/<endpoint>/<instance>/polc_policy             generation outer maps
 //! DIR/endpoints/<endpoint>/<instance>/polc_policy_hash
 //! DIR/endpoints/<endpoint>/<instance>/polc_ipcache
+//! DIR/endpoints/<endpoint>/<instance>/polc_ipcache_hash
 //! DIR/endpoints/<endpoint>/<instance>/polc_ingress            loaded programs
 //! DIR/endpoints/<endpoint>/<instance>/polc_egress
 //! DIR/links/<endpoint>/polc_ingress, polc_egress              tcx links
@@ -51,6 +52,7 @@ pub const HOST_SIDE_HOOKS: [(&str, TcAttachType); 2] = [(object::INGRESS_PROGRAM
 pub type PolicyTrieMap = LpmTrie<MapData, [u8; 8], [u8; 12]>;
 pub type PolicyHashMap = BpfHashMap<MapData, [u8; 12], [u8; 12]>;
 pub type IpcacheTrieMap = LpmTrie<MapData, [u8; 20], [u8; 24]>;
+pub type IpcacheHashMap = BpfHashMap<MapData, [u8; 24], [u8; 24]>;
 
 /// A failure in the kernel or on the bpffs.
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +159,8 @@ pub enum InnerMap {
     Policy(PolicyTrieMap),
     PolicyHash(PolicyHashMap),
     Ipcache(IpcacheTrieMap),
+    /// The HASH of the ipcache's host entries, same key and value bytes as the trie's.
+    IpcacheHash(IpcacheHashMap),
 }
 
 impl InnerMap {
@@ -167,6 +171,7 @@ impl InnerMap {
             OuterRole::Policy => InnerMap::Policy(LpmTrie::create(1, object::INNER_MAP_FLAGS).map_err(create_error)?),
             OuterRole::PolicyHash => InnerMap::PolicyHash(BpfHashMap::create(1, object::INNER_MAP_FLAGS).map_err(create_error)?),
             OuterRole::Ipcache => InnerMap::Ipcache(LpmTrie::create(1, object::INNER_MAP_FLAGS).map_err(create_error)?),
+            OuterRole::IpcacheHash => InnerMap::IpcacheHash(BpfHashMap::create(1, object::INNER_MAP_FLAGS).map_err(create_error)?),
         })
     }
 
@@ -218,6 +223,15 @@ impl InnerMap {
                 }
                 InnerMap::Ipcache(map)
             }
+            OuterRole::IpcacheHash => {
+                let mut map: IpcacheHashMap = BpfHashMap::create(section.max_entries, object::INNER_MAP_FLAGS).map_err(create_error)?;
+                for (index, record) in records.enumerate() {
+                    let (key, value) = split_record::<24, 24>(record).ok_or_else(mismatch)?;
+                    map.insert(key, value, 0).map_err(fill_error(index))?;
+                    written(index + 1);
+                }
+                InnerMap::IpcacheHash(map)
+            }
         })
     }
 
@@ -226,6 +240,7 @@ impl InnerMap {
             InnerMap::Policy(_) => OuterRole::Policy,
             InnerMap::PolicyHash(_) => OuterRole::PolicyHash,
             InnerMap::Ipcache(_) => OuterRole::Ipcache,
+            InnerMap::IpcacheHash(_) => OuterRole::IpcacheHash,
         }
     }
 }
@@ -424,6 +439,10 @@ impl NodeKernel {
                 let mut outer: ArrayOfMaps<MapData, IpcacheTrieMap> = ArrayOfMaps::try_from(map).map_err(map_error(&path))?;
                 outer.set(slot, inner, 0).map_err(map_error(&path))
             }
+            InnerMap::IpcacheHash(inner) => {
+                let mut outer: ArrayOfMaps<MapData, IpcacheHashMap> = ArrayOfMaps::try_from(map).map_err(map_error(&path))?;
+                outer.set(slot, inner, 0).map_err(map_error(&path))
+            }
         }
     }
 
@@ -469,6 +488,10 @@ impl NodeKernel {
             OuterRole::Ipcache => {
                 let outer: ArrayOfMaps<MapData, IpcacheTrieMap> = ArrayOfMaps::try_from(map).map_err(map_error(&path))?;
                 outer.get(&slot, 0).map(InnerMap::Ipcache)
+            }
+            OuterRole::IpcacheHash => {
+                let outer: ArrayOfMaps<MapData, IpcacheHashMap> = ArrayOfMaps::try_from(map).map_err(map_error(&path))?;
+                outer.get(&slot, 0).map(InnerMap::IpcacheHash)
             }
         };
         match found {

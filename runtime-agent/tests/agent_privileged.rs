@@ -2,7 +2,8 @@
 //! that leave the live generation untouched, restart adoption, the watch directory and the
 //! metrics endpoint. The node here is this process's network namespace; no endpoint has a
 //! host route, so nothing is attached and verdicts are read with BPF_PROG_TEST_RUN on the
-//! pinned programs.
+//! pinned programs. The bundles use the default (HASH) lookup modes, except the restart test,
+//! which runs in the LPM modes.
 
 mod common;
 
@@ -12,8 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use polc_agent::client::ClientError;
-use polc_ebpf::DatapathConfig;
-use polc_ebpf::bundle::{MapImage, MapKind};
+use polc_ebpf::bundle::MapKind;
 
 fn generation_a() -> GenerationSpec {
     GenerationSpec::new(v4(10, 210, 0, 1), 1000, v4(10, 210, 0, 2), &[5001, 5002])
@@ -58,7 +58,9 @@ fn apply_and_status_over_the_socket_privileged() {
     assert_eq!(report.generation, 1);
     assert!(!report.unchanged);
     assert_eq!(report.bundle_digest, bundle_a.digest().to_string());
-    assert_eq!(report.entries, 4);
+    // Policy HASH map: 2 entries and the summary of (1000, ingress, UDP); ipcache trie: 2;
+    // HASH of the ipcache's host entries: 2.
+    assert_eq!(report.entries, 3 + 2 + 2);
     assert!(report.request_to_flip_us > 0 && report.request_to_flip_us <= report.total_us, "{report:?}");
 
     let status = node.status();
@@ -66,13 +68,16 @@ fn apply_and_status_over_the_socket_privileged() {
     assert_eq!(status.bundle_digest.as_deref(), Some(bundle_a.digest().to_string().as_str()));
     assert!(status.applied_at.as_deref().is_some_and(|at| at.ends_with('Z')), "{status:?}");
     assert_eq!(status.maps.get("ipcache").map(|map| map.entries), Some(2));
-    assert_eq!(status.maps.get("policy/default/web").map(|map| map.entries), Some(2));
+    assert_eq!(status.maps.get("ipcache-hosts").map(|map| (map.kind.as_str(), map.entries)), Some(("hash", 2)));
+    assert_eq!(status.maps.get("policy/default/web").map(|map| (map.kind.as_str(), map.entries)), Some(("hash", 3)));
     assert_eq!(status.slot, Some(1));
     assert_eq!(node.selector(), Some(1));
     let endpoint = status.endpoints.get(ENDPOINT).expect("the endpoint is in the status");
     assert!(!endpoint.attached, "no interface has a host route to the endpoint here");
-    let generation_a_policy = node.inner_map_id(&endpoint.instance, "polc_policy", 1);
+    let generation_a_policy = node.inner_map_id(&endpoint.instance, "polc_policy_hash", 1);
     assert!(generation_a_policy.is_some());
+    assert!(node.inner_map_id(&endpoint.instance, "polc_ipcache_hash", 1).is_some(), "the host HASH is in the live slot");
+    assert!(node.inner_map_id(&endpoint.instance, "polc_policy", 1).is_none(), "no LPM policy map is built for a HASH-mode object");
     assert_generation_a_live(&node, &endpoint.instance.clone());
 
     // Generation B: the same object and constants, so the same instance gets the new maps.
@@ -86,7 +91,8 @@ fn apply_and_status_over_the_socket_privileged() {
     assert_eq!(verdict(5002), TC_ACT_SHOT, "the peer is identity 2000 now, allowed only on 5001 and 5003");
     assert_eq!(verdict(5003), TC_ACT_OK, "5003 is allowed in generation B");
     // The old slot was released: it holds an empty placeholder, not generation A's maps.
-    let released = node.inner_map_id(&instance, "polc_policy", 1);
+    let released = node.inner_map_id(&instance, "polc_policy_hash", 1);
+    assert_eq!(node.slot_max_entries(&instance, "polc_ipcache_hash", 1), Some(1), "the old host HASH is released too");
     assert!(released.is_some() && released != generation_a_policy, "{released:?} {generation_a_policy:?}");
 
     let again = node.apply(&node.write("b-again", &bundle_b)).expect("the live bundle applies again");
@@ -110,7 +116,7 @@ fn refused_bundles_leave_the_live_generation_untouched_privileged() {
     let bundle_a = generation_a().bundle();
     node.apply(&node.write("a", &bundle_a)).expect("generation A applies");
     let instance = node.status().endpoints[ENDPOINT].instance.clone();
-    let live_policy = node.inner_map_id(&instance, "polc_policy", 1);
+    let live_policy = node.inner_map_id(&instance, "polc_policy_hash", 1);
     assert!(live_policy.is_some());
 
     let check_untouched = |what: &str| {
@@ -118,7 +124,7 @@ fn refused_bundles_leave_the_live_generation_untouched_privileged() {
         assert_eq!(status.generation, 1, "{what}: {status:?}");
         assert_eq!(status.bundle_digest.as_deref(), Some(bundle_a.digest().to_string().as_str()), "{what}");
         assert_eq!(node.selector(), Some(1), "{what}: the selector did not move");
-        assert_eq!(node.inner_map_id(&instance, "polc_policy", 1), live_policy, "{what}: the live maps are the same maps");
+        assert_eq!(node.inner_map_id(&instance, "polc_policy_hash", 1), live_policy, "{what}: the live maps are the same maps");
         assert_eq!(node.instances(), vec![instance.clone()], "{what}: nothing loaded for the refused bundle is left");
         assert_generation_a_live(&node, &instance);
     };
@@ -141,15 +147,10 @@ fn refused_bundles_leave_the_live_generation_untouched_privileged() {
     check_untouched("map too large for the node");
 
     // 3. A map the kernel refuses to create (a HASH policy map beyond 2^31 entries), in a
-    //    bundle whose other maps were already built.
-    let hash_mode = DatapathConfig { policy_map_hash: true, endpoint_identity: 3000, ..DatapathConfig::default() };
-    let spec = GenerationSpec { config: hash_mode, ..generation_b() };
-    let kernel_refuses = spec.bundle_with(|parts| {
-        let mut huge = MapImage::policy_hash("policy-hash/default/web", &spec.policy());
-        huge.max_entries = 3_000_000_000;
-        assert_eq!(huge.kind, MapKind::Hash);
-        parts.extra_maps.push(huge);
-        parts.bindings = vec![("polc_ipcache".to_owned(), "ipcache".to_owned()), ("polc_policy_hash".to_owned(), "policy-hash/default/web".to_owned())];
+    //    bundle whose other maps (the ipcache and its host HASH) were already built.
+    let kernel_refuses = generation_b().bundle_with(|parts| {
+        assert_eq!(parts.policy.kind, MapKind::Hash);
+        parts.policy.max_entries = 3_000_000_000;
     });
     let mut unlimited = node.config();
     unlimited.limits.max_entries_per_map = u32::MAX;
@@ -157,7 +158,7 @@ fn refused_bundles_leave_the_live_generation_untouched_privileged() {
     let _agent = InProcessAgent::start(unlimited, None);
     let (kind, message) = refused(node.apply(&node.write("kernel-refuses", &kernel_refuses)));
     assert_eq!(kind, "kernel");
-    assert!(message.starts_with("cannot create map `policy-hash/default/web` (3000000000 entries)"), "{message}");
+    assert!(message.starts_with("cannot create map `policy/default/web` (3000000000 entries)"), "{message}");
     check_untouched("map the kernel refuses");
 
     // 4. A corrupted blob.
@@ -186,6 +187,8 @@ fn refused_bundles_leave_the_live_generation_untouched_privileged() {
     assert_eq!(node.status().failures, 5);
 }
 
+/// This test runs in the LPM lookup modes (Cilium's map types), so that the agent keeps
+/// building, adopting and releasing LPM trie generations.
 #[test]
 fn restart_adopts_the_live_generation_without_rewriting_it_privileged() {
     if !privileged("restart_adopts_the_live_generation_without_rewriting_it_privileged") {
@@ -193,7 +196,7 @@ fn restart_adopts_the_live_generation_without_rewriting_it_privileged() {
     }
     let node = TestNode::new();
     let agent = InProcessAgent::start(node.config(), None);
-    let bundle_a = generation_a().bundle();
+    let bundle_a = generation_a().lpm().bundle();
     node.apply(&node.write("a", &bundle_a)).expect("generation A applies");
     let before = node.status();
     let instance = before.endpoints[ENDPOINT].instance.clone();
@@ -216,8 +219,11 @@ fn restart_adopts_the_live_generation_without_rewriting_it_privileged() {
         "adoption does not rebuild the live maps"
     );
     assert_generation_a_live(&node, &instance);
-    let report = node.apply(&node.write("b", &generation_b().bundle())).expect("the adopting agent applies");
+    let report = node.apply(&node.write("b", &generation_b().lpm().bundle())).expect("the adopting agent applies");
     assert_eq!(report.generation, 2);
+    assert_eq!(report.entries, 4, "LPM policy map (2) and ipcache (2)");
+    assert!(node.inner_map_id(&instance, "polc_policy", 0).is_some());
+    assert_eq!(node.slot_max_entries(&instance, "polc_policy", 1), Some(1), "generation A's policy map was released");
     agent.stop().expect("the second agent stops");
 }
 
@@ -325,7 +331,8 @@ fn metrics_report_applies_latency_entries_and_verdict_counters_privileged() {
         "polc_agent_apply_latency_seconds_count 1",
         "polc_agent_generation 1",
         "polc_agent_map_entries{map=\"ipcache\"} 2",
-        "polc_agent_map_entries{map=\"policy/default/web\"} 2",
+        "polc_agent_map_entries{map=\"ipcache-hosts\"} 2",
+        "polc_agent_map_entries{map=\"policy/default/web\"} 3",
         "polc_datapath_packets_total{reason=\"drop-policy\",direction=\"ingress\"} 3",
         "polc_datapath_packets_total{reason=\"allow-l3\",direction=\"ingress\"} 1",
     ] {
@@ -367,4 +374,38 @@ fn a_damaged_apply_journal_is_reported_and_removed_privileged() {
     assert!(!node.state.join("apply-journal.json").exists(), "the damaged journal is removed");
     let instance = status.endpoints[ENDPOINT].instance.clone();
     assert_generation_a_live(&node, &instance);
+}
+
+#[test]
+fn generations_may_switch_lookup_modes_privileged() {
+    if !privileged("generations_may_switch_lookup_modes_privileged") {
+        return;
+    }
+    // LPM → HASH → LPM: each switch loads an instance of the other constants, builds the
+    // maps it reads, and removes the instance it replaces.
+    let node = TestNode::new();
+    let _agent = InProcessAgent::start(node.config(), None);
+    node.apply(&node.write("a-lpm", &generation_a().lpm().bundle())).expect("generation A (LPM) applies");
+    let lpm_instance = node.status().endpoints[ENDPOINT].instance.clone();
+    assert!(node.inner_map_id(&lpm_instance, "polc_policy", 1).is_some());
+    assert_generation_a_live(&node, &lpm_instance);
+
+    let report = node.apply(&node.write("b-hash", &generation_b().bundle())).expect("generation B (HASH) applies");
+    assert_eq!((report.generation, report.slot), (2, 0));
+    let hash_instance = node.status().endpoints[ENDPOINT].instance.clone();
+    assert_ne!(hash_instance, lpm_instance, "other constants, another instance");
+    assert_eq!(node.instances(), vec![hash_instance.clone()], "the LPM instance is removed");
+    for outer in ["polc_policy_hash", "polc_ipcache", "polc_ipcache_hash"] {
+        assert!(node.inner_map_id(&hash_instance, outer, 0).is_some(), "{outer} holds generation B");
+    }
+    assert!(node.inner_map_id(&hash_instance, "polc_policy", 0).is_none());
+    let verdict = |instance: &str, port| node.ingress_verdict(instance, v4(10, 210, 0, 1), v4(10, 210, 0, 2), port);
+    assert_eq!([5001, 5002, 5003].map(|port| verdict(&hash_instance, port)), [TC_ACT_OK, TC_ACT_SHOT, TC_ACT_OK], "generation B decides");
+
+    node.apply(&node.write("a-lpm-again", &generation_a().lpm().bundle())).expect("generation A (LPM) applies again");
+    let status = node.status();
+    assert_eq!(status.endpoints[ENDPOINT].instance, lpm_instance, "the same constants give the same instance key");
+    assert_eq!(node.instances(), vec![lpm_instance.clone()]);
+    assert_generation_a_live(&node, &lpm_instance);
+    assert_eq!((status.generation, status.failures), (3, 0));
 }

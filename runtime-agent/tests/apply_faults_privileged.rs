@@ -68,7 +68,12 @@ fn interrupted_apply(stage: ApplyStage, change: Change) {
     assert!(before.endpoints[ENDPOINT].attached, "{before:?}");
     let links = node.link_ids(ENDPOINT_KEY);
     assert!(links.iter().all(Option::is_some), "both links are pinned: {links:?}");
-    let live_maps = (node.inner_map_id(&instance_a, "polc_policy", slot_a), node.inner_map_id(&instance_a, "polc_ipcache", slot_a));
+    // The outer maps the (default, HASH lookup mode) objects read.
+    let outers: Vec<String> = generation_a.bindings().into_iter().map(|(outer, _)| outer).collect();
+    let policy_outer = generation_a.policy_outer();
+    let map_ids = |slot| outers.iter().map(|outer| node.inner_map_id(&instance_a, outer, slot)).collect::<Vec<_>>();
+    let live_maps = map_ids(slot_a);
+    assert!(live_maps.iter().all(Option::is_some), "{live_maps:?}");
 
     let traffic = Traffic::start(&pair.node, vec![pair.target(&PORTS)], node.bpffs.join("polc_drops"), RATE);
     std::thread::sleep(Duration::from_millis(150));
@@ -88,7 +93,7 @@ fn interrupted_apply(stage: ApplyStage, change: Change) {
     let fresh_instance_left = change == Change::Program && (ApplyStage::Loaded..=ApplyStage::Upgraded).contains(&stage);
     assert_eq!(node.instances().len(), if fresh_instance_left { 2 } else { 1 }, "instances left by a kill at `{stage}`: {:?}", node.instances());
     if (ApplyStage::Staged..=ApplyStage::Recorded).contains(&stage) {
-        let spare = node.slot_max_entries(&instance_a, "polc_policy", slot_b);
+        let spare = node.slot_max_entries(&instance_a, policy_outer, slot_b);
         assert!(spare.is_some_and(|max_entries| max_entries > 1), "B's policy map sits in A's spare slot: {spare:?}");
     }
     std::thread::sleep(Duration::from_millis(200));
@@ -105,7 +110,7 @@ fn interrupted_apply(stage: ApplyStage, change: Change) {
     // Before the flip, the message counts what the apply left (after it, the old instance
     // goes as part of finishing the switch).
     if !stage.after_flip() {
-        let maps = if (ApplyStage::Staged..=ApplyStage::Recorded).contains(&stage) { 2 } else { 0 };
+        let maps = if (ApplyStage::Staged..=ApplyStage::Recorded).contains(&stage) { outers.len() } else { 0 };
         let instances = usize::from(fresh_instance_left);
         if instances + maps > 0 {
             assert!(error.message.ends_with(&format!("; removed {instances} instance(s) and {maps} map(s) left behind")), "{}", error.message);
@@ -120,17 +125,13 @@ fn interrupted_apply(stage: ApplyStage, change: Change) {
         assert!(error.message.starts_with(&format!("{prefix}generation 1 kept live")), "{}", error.message);
         assert_eq!((after.applies, after.failures), (1, 1));
         assert_eq!(live_instance, instance_a);
-        assert_eq!(
-            (node.inner_map_id(&instance_a, "polc_policy", slot_a), node.inner_map_id(&instance_a, "polc_ipcache", slot_a)),
-            live_maps,
-            "the live maps are the same maps"
-        );
+        assert_eq!(map_ids(slot_a), live_maps, "the live maps are the same maps");
     }
     // Nothing is left over: one instance, no journal, spare slots empty or placeholders.
     assert_eq!(node.instances(), vec![live_instance.clone()]);
     assert!(!node.state.join("apply-journal.json").exists());
     let spare_slot = 1 - live_slot;
-    for outer in ["polc_policy", "polc_ipcache"] {
+    for outer in &outers {
         let spare = node.slot_max_entries(&live_instance, outer, spare_slot);
         assert!(spare.is_none_or(|max_entries| max_entries == 1), "{outer} slot {spare_slot} still holds a map of {spare:?} entries");
     }

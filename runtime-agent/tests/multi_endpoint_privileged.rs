@@ -60,12 +60,15 @@ fn bundle(b: bool) -> Bundle {
         ipcache.push(IpcacheEntry { prefix: IpPrefix::host(pod_address(pod)), identity: endpoint_identity(pod) });
     }
     let mut builder = BundleBuilder::new("polc test", Digest::of(b"multi-endpoint tests"));
-    builder.add_map(NODE, MapImage::ipcache("ipcache", &IpcacheImage::build(&ipcache, 0).expect("ipcache builds"))).expect("ipcache");
+    // The default (HASH) lookup modes: the endpoints share the ipcache and its host HASH.
+    let ipcache = IpcacheImage::build(&ipcache, 0).expect("ipcache builds");
+    builder.add_map(NODE, MapImage::ipcache("ipcache", &ipcache)).expect("ipcache");
+    builder.add_map(NODE, MapImage::ipcache_hosts("ipcache-hosts", &ipcache)).expect("ipcache hosts");
     for pod in PODS {
         let entries: Vec<PolicyEntry> =
             [BOTH, own_port(pod, b)].iter().map(|port| PolicyEntry::allow(peer_identity, Direction::Ingress, UDP, *port, 16)).collect();
         let policy = format!("policy/{}", endpoint_name(pod));
-        builder.add_map(NODE, MapImage::policy(&policy, &PolicyMapImage::build(&entries).expect("policy builds"))).expect("policy map");
+        builder.add_map(NODE, MapImage::policy_hash(&policy, &PolicyMapImage::build(&entries).expect("policy builds"))).expect("policy map");
         let config = DatapathConfig { endpoint_identity: endpoint_identity(pod), emit_verdict_events: true, ..DatapathConfig::default() };
         let object = format!("web{pod}");
         builder.add_object(NODE, ObjectImage::datapath(&object, &config)).expect("object");
@@ -76,7 +79,7 @@ fn bundle(b: bool) -> Bundle {
                 endpoint_identity(pod),
                 &[pod_address(pod)],
                 &object,
-                &[("polc_ipcache", "ipcache"), ("polc_policy", &policy)],
+                &[("polc_ipcache", "ipcache"), ("polc_ipcache_hash", "ipcache-hosts"), ("polc_policy_hash", &policy)],
             )
             .expect("endpoint");
     }

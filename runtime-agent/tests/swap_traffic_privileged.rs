@@ -8,6 +8,9 @@
 //! - generation B: the node's address has identity 2000; 2000 may reach ports 7001 and 7003;
 //! - port 7004 is allowed in neither.
 //!
+//! The generations use the default (HASH) lookup modes; the swap test also runs in the LPM
+//! modes.
+//!
 //! The objects run with `emit_verdict_events`: every packet that reaches a verdict writes a
 //! record with the generation slot it read and its first 8 payload bytes, which hold the
 //! datagram's sequence number. For EVERY datagram the tests assert one record, that the
@@ -89,18 +92,32 @@ fn swaps_under_traffic_never_mix_generations_privileged() {
     if !privileged("swaps_under_traffic_never_mix_generations_privileged") {
         return;
     }
+    swaps_under_traffic(generation_a(), generation_b());
+}
+
+#[test]
+fn swaps_under_traffic_never_mix_generations_in_the_lpm_lookup_modes_privileged() {
+    if !privileged("swaps_under_traffic_never_mix_generations_in_the_lpm_lookup_modes_privileged") {
+        return;
+    }
+    swaps_under_traffic(generation_a().lpm(), generation_b().lpm());
+}
+
+fn swaps_under_traffic(generation_a: GenerationSpec, generation_b: GenerationSpec) {
     const SWAPS: usize = 20;
     let pair = NodeAndPod::create();
     let node = TestNode::new();
     let agent = InProcessAgent::start(node.config(), Some(&pair.node));
-    let path_a = node.write("a", &generation_a().bundle());
-    let path_b = node.write("b", &generation_b().bundle());
+    let path_a = node.write("a", &generation_a.bundle());
+    let path_b = node.write("b", &generation_b.bundle());
+    let policy_outer = generation_a.policy_outer();
     let first = node.apply(&path_a).expect("generation A applies");
     let slot_a = first.slot;
     let status = node.status();
     let endpoint = &status.endpoints[ENDPOINT];
     assert!(endpoint.attached, "the endpoint is attached at once, found from its host route: {status:?}");
     assert_eq!(endpoint.interface.as_deref(), Some(HOST_INTERFACE));
+    assert!(node.inner_map_id(&endpoint.instance, policy_outer, slot_a).is_some(), "the policy map is in `{policy_outer}`");
 
     let traffic = start_traffic(&pair, &node);
     std::thread::sleep(Duration::from_millis(100));
@@ -134,7 +151,7 @@ fn swaps_under_traffic_never_mix_generations_privileged() {
     let mut sorted_flips = flips.clone();
     sorted_flips.sort();
     eprintln!(
-        "{} datagrams sent ({} refused by the socket) in {SWAPS} swaps, {} verdict records: {}; {} received on {BOTH}; \
+        "{policy_outer}: {} datagrams sent ({} refused by the socket) in {SWAPS} swaps, {} verdict records: {}; {} received on {BOTH}; \
          {changes} generation changes in send order; request-to-flip median {} us, max {} us",
         outcome.sent.len(),
         outcome.failed_sends,
@@ -162,7 +179,9 @@ fn a_killed_agent_is_adopted_without_disturbing_traffic_privileged() {
     assert!(before.endpoints[ENDPOINT].attached, "{before:?}");
     let instance = before.endpoints[ENDPOINT].instance.clone();
     let slot = before.slot.expect("a live slot");
-    let live_maps = (node.inner_map_id(&instance, "polc_policy", slot), node.inner_map_id(&instance, "polc_ipcache", slot));
+    let live_map_ids = |slot| ["polc_policy_hash", "polc_ipcache", "polc_ipcache_hash"].map(|outer| node.inner_map_id(&instance, outer, slot));
+    let live_maps = live_map_ids(slot);
+    assert!(live_maps.iter().all(Option::is_some), "{live_maps:?}");
     let links = node.link_ids(ENDPOINT_KEY);
 
     let traffic = start_traffic(&pair, &node);
@@ -173,7 +192,7 @@ fn a_killed_agent_is_adopted_without_disturbing_traffic_privileged() {
     let agent = ChildAgent::start(&node, Some(&pair.node), &[]);
     let after = node.status();
     let restarted_at = traffic.sequence();
-    let adopted_maps = (node.inner_map_id(&instance, "polc_policy", slot), node.inner_map_id(&instance, "polc_ipcache", slot));
+    let adopted_maps = live_map_ids(slot);
     std::thread::sleep(Duration::from_millis(200));
     let b_requested_at = traffic.sequence();
     node.apply(&node.write("b", &generation_b().bundle())).expect("the restarted agent applies generation B");

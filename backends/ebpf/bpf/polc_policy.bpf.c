@@ -20,8 +20,9 @@
  *   4. replies of flows allowed in the other direction pass (conntrack);
  *   5. policy lookup exactly as Cilium's __policy_can_access: L3 lookup with
  *      the identity, L4-only lookup with identity 0, precedence choice; the
- *      longest-prefix match is the kernel LPM trie (default, Cilium's map type)
- *      or, with policy_map_hash, probes of a HASH map holding the same keys;
+ *      longest-prefix match is probes of a HASH map holding the policy map's
+ *      keys (policy_map_hash, the default) or the kernel LPM trie (Cilium's
+ *      map type, policy_map_hash = 0);
  *   6. count the verdict per reason, emit a drop event to the ring buffer (or, with
  *      emit_verdict_events, a verdict event for every packet).
  *
@@ -88,13 +89,15 @@ const volatile __u32 proxy_mark_magic = 0x0200;
 const volatile __u8 enable_conntrack = 1;
 const volatile __u64 ct_lifetime_tcp_ns = 21600ULL * 1000000000ULL;
 const volatile __u64 ct_lifetime_other_ns = 60ULL * 1000000000ULL;
-/* 1: longest-prefix matches on the policy use the HASH maps in polc_policy_hash
- * (cost independent of the number of entries); 0: the LPM tries in polc_policy. */
-const volatile __u8 policy_map_hash = 0;
-/* 1: the remote address is first looked up in the polc_ipcache_hash generation map, a
- * HASH of the ipcache's host entries (/32, /128); only on a miss in the LPM trie. A host
- * prefix is always the longest match for its address, so the answer is the trie's. */
-const volatile __u8 ipcache_host_hash = 0;
+/* 1 (the default): longest-prefix matches on the policy use the HASH maps in
+ * polc_policy_hash (cost independent of the number of entries); 0: the LPM tries in
+ * polc_policy (Cilium's map type). */
+const volatile __u8 policy_map_hash = 1;
+/* 1 (the default): the remote address is first looked up in the polc_ipcache_hash
+ * generation map, a HASH of the ipcache's host entries (/32, /128); only on a miss in the
+ * LPM trie. A host prefix is always the longest match for its address, so the answer is the
+ * trie's. 0: the LPM trie only. */
+const volatile __u8 ipcache_host_hash = 1;
 /* 1: emit a polc_drop_event for every drop. */
 const volatile __u8 emit_drop_events = 1;
 /* 1: emit a polc_verdict_event for EVERY packet that reaches a verdict (allowed or

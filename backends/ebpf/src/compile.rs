@@ -55,6 +55,39 @@ pub const METADATA_VALUE_SIZE: usize = 248;
 /// The bundle name of a node's host endpoint.
 pub const HOST_ENDPOINT_NAME: &str = "host";
 
+/// How the endpoints' datapath programs find the longest-prefix matches of the policy map and
+/// the remote address's ipcache entry (`MAPS.md` §3, §4). Both modes give the same verdicts;
+/// they differ in cost and in the maps a bundle carries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum PolicyLookup {
+    /// HASH probes (`policy_map_hash` and `ipcache_host_hash` on): the policy map is a HASH
+    /// holding the same keys and values as Cilium's LPM policy map plus one summary record per
+    /// (identity, direction, protocol), and the ipcache's host entries are also in a HASH that
+    /// is read before the LPM trie. The cost per packet does not grow with the number of
+    /// entries, which is why it is the default.
+    #[default]
+    Hash,
+    /// Cilium's map types only: LPM tries for the policy map and the ipcache (both constants
+    /// off); the cost per packet grows with the tries' depth.
+    Lpm,
+}
+
+impl PolicyLookup {
+    /// `hash` or `lpm`, as `polc compile --policy-lookup` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            PolicyLookup::Hash => "hash",
+            PolicyLookup::Lpm => "lpm",
+        }
+    }
+
+    /// `config` with this mode's lookup constants.
+    pub fn apply(self, config: DatapathConfig) -> DatapathConfig {
+        let hash = self == PolicyLookup::Hash;
+        DatapathConfig { policy_map_hash: hash, ipcache_host_hash: hash, ..config }
+    }
+}
+
 /// What to compile.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CompileOptions {
@@ -63,11 +96,13 @@ pub struct CompileOptions {
     /// Cilium's `bpf-policy-map-max`: the largest number of entries of one endpoint's policy map
     /// (256–65,536).
     pub policy_map_max_entries: u32,
+    /// The lookup mode of every endpoint's datapath (its constants, and the maps it binds).
+    pub policy_lookup: PolicyLookup,
 }
 
 impl Default for CompileOptions {
     fn default() -> Self {
-        CompileOptions { node: None, policy_map_max_entries: DEFAULT_POLICY_MAP_MAX_ENTRIES }
+        CompileOptions { node: None, policy_map_max_entries: DEFAULT_POLICY_MAP_MAX_ENTRIES, policy_lookup: PolicyLookup::default() }
     }
 }
 
@@ -361,7 +396,7 @@ pub fn compile(ir: &PolicyIr, options: &CompileOptions, locate: &dyn Fn(&RuleOri
                 shown: endpoint.kind.to_string(),
                 identity: endpoint.identity.0,
                 addresses: endpoint.addresses.clone(),
-                config: from_ir::datapath_config(ir, endpoint),
+                config: options.policy_lookup.apply(from_ir::datapath_config(ir, endpoint)),
                 entries: sourced_entries,
                 policy,
             });
@@ -594,7 +629,8 @@ mod tests {
     fn the_bundle_holds_exactly_the_compiled_images_constants_and_rules() {
         let ir = ir(3);
         let place = SourcePlace { file: "web.yaml".to_owned(), line: 7, column: 3 };
-        let compiled = compile(&ir, &CompileOptions::default(), &|_| Some(place.clone())).unwrap();
+        let lpm = CompileOptions { policy_lookup: PolicyLookup::Lpm, ..CompileOptions::default() };
+        let compiled = compile(&ir, &lpm, &|_| Some(place.clone())).unwrap();
         assert_eq!(compiled.unplaced_endpoints(), vec!["default/pod-2".to_owned()]);
         let bundle = to_bundle(&compiled, "polc test", Digest::of(b"inputs")).unwrap();
         let node = bundle.node("node-a").unwrap();
@@ -609,23 +645,25 @@ mod tests {
         let object = node.objects.iter().find(|object| object.name == "datapath/default/pod-1").unwrap();
         assert_eq!(object.constants, crate::bundle::datapath_constants(&endpoint.config));
         assert_eq!(object.constants.get("endpoint_identity").map(|constant| constant.value), Some(301));
-        assert_eq!(object.constants.get("default_deny_egress").map(|constant| constant.value), Some(0));
+        assert_eq!(object.constants.get("default_deny_egress").map(|constant| constant.value), Some(1));
         let bound: Vec<(&str, &str)> = node.endpoints[0].maps.iter().map(|(outer, map)| (outer.as_str(), map.as_str())).collect();
         assert_eq!(bound, vec![("polc_ipcache", "ipcache"), ("polc_policy", "policy/default/pod-1")]);
         assert!(node.maps.iter().all(|map| map.name != IPCACHE_HOSTS_MAP));
+        assert_eq!((endpoint.config.policy_map_hash, endpoint.config.ipcache_host_hash), (false, false));
 
-        // Endpoints in the HASH lookup modes bind the maps their object reads.
-        let mut hashed = compiled.clone();
-        for node in &mut hashed.nodes {
-            for endpoint in &mut node.endpoints {
-                endpoint.config.policy_map_hash = true;
-                endpoint.config.ipcache_host_hash = true;
-            }
-        }
+        // By default, endpoints use the HASH lookup modes and bind the maps their object reads;
+        // the images are the same, in HASH form.
+        let hashed = compile(&ir, &CompileOptions::default(), &|_| Some(place.clone())).unwrap();
+        let (_, hashed_endpoint) = hashed.endpoint(EndpointId(1)).unwrap();
+        assert_eq!(hashed_endpoint.config, DatapathConfig { policy_map_hash: true, ipcache_host_hash: true, ..endpoint.config });
+        assert_eq!(hashed_endpoint.policy, endpoint.policy);
         let hashed_bundle = to_bundle(&hashed, "polc test", Digest::of(b"inputs")).unwrap();
         let hashed_node = hashed_bundle.node("node-a").unwrap();
         let bound: Vec<(&str, &str)> = hashed_node.endpoints[0].maps.iter().map(|(outer, map)| (outer.as_str(), map.as_str())).collect();
         assert_eq!(bound, vec![("polc_ipcache", "ipcache"), ("polc_ipcache_hash", IPCACHE_HOSTS_MAP), ("polc_policy_hash", "policy/default/pod-1")]);
+        let hashed_object = hashed_node.objects.iter().find(|object| object.name == "datapath/default/pod-1").unwrap();
+        assert_eq!(hashed_object.constants.get("policy_map_hash").map(|constant| constant.value), Some(1));
+        assert_eq!(hashed_object.constants.get("ipcache_host_hash").map(|constant| constant.value), Some(1));
         let hashed_map = |name: &str| hashed_node.maps.iter().find(|map| map.name == name).unwrap();
         let expected_policy = MapImage::policy_hash("policy/default/pod-1", &endpoint.policy);
         assert_eq!(hashed_bundle.blob(&hashed_map("policy/default/pod-1").digest), Some(expected_policy.records.as_slice()));
@@ -648,23 +686,32 @@ mod tests {
     #[test]
     fn a_policy_map_over_the_limit_names_the_endpoint() {
         let ir = ir(20);
-        let error = compile(&ir, &CompileOptions { node: None, policy_map_max_entries: 256 }, &|_| None).unwrap_err();
+        let error = compile(&ir, &CompileOptions { policy_map_max_entries: 256, ..CompileOptions::default() }, &|_| None).unwrap_err();
         assert_eq!(
             error.to_string(),
             "the policy map of `default/pod-1` needs 321 entries, more than the policy map limit of 256 (Cilium's `bpf-policy-map-max`); \
              raise the limit (at most 65536) or select fewer peers and port ranges for this endpoint"
         );
-        let compiled = compile(&ir, &CompileOptions { node: None, policy_map_max_entries: 512 }, &|_| None).unwrap();
+        let lpm = CompileOptions { policy_map_max_entries: 512, policy_lookup: PolicyLookup::Lpm, ..CompileOptions::default() };
+        let compiled = compile(&ir, &lpm, &|_| None).unwrap();
         let bundle = to_bundle(&compiled, "polc test", Digest::of(b"inputs")).unwrap();
         let policy = bundle.node("node-a").unwrap().maps.iter().find(|map| map.name == "policy/default/pod-1").unwrap();
-        assert_eq!((policy.entries, policy.max_entries), (321, 512), "the map is created with the limit as its size");
+        assert_eq!((policy.entries, policy.max_entries), (321, 512), "the LPM map is created with the limit as its size");
+        // The limit counts policy entries, not the HASH map's summary records.
+        let compiled = compile(&ir, &CompileOptions { policy_map_max_entries: 512, ..CompileOptions::default() }, &|_| None).unwrap();
+        let (_, endpoint) = compiled.endpoint(EndpointId(1)).unwrap();
+        assert_eq!(endpoint.policy.len(), 321);
+        let bundle = to_bundle(&compiled, "polc test", Digest::of(b"inputs")).unwrap();
+        let policy = bundle.node("node-a").unwrap().maps.iter().find(|map| map.name == "policy/default/pod-1").unwrap();
+        assert_eq!(policy.kind, MapKind::Hash);
+        assert_eq!(policy.entries as usize, endpoint.policy.hash_map_entries().len());
     }
 
     #[test]
     fn limits_outside_ciliums_range_are_refused() {
         let ir = PolicyIr::new(polc_ir::Settings::default(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for limit in [0, 255, 65_537] {
-            let error = compile(&ir, &CompileOptions { node: None, policy_map_max_entries: limit }, &|_| None).unwrap_err();
+            let error = compile(&ir, &CompileOptions { policy_map_max_entries: limit, ..CompileOptions::default() }, &|_| None).unwrap_err();
             assert!(matches!(error, CompileError::InvalidPolicyMapLimit { .. }), "{error}");
         }
         let error = compile(&ir, &CompileOptions { node: Some("node-z".to_owned()), ..CompileOptions::default() }, &|_| None).unwrap_err();

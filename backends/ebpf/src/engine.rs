@@ -128,8 +128,9 @@ impl fmt::Debug for KernelJudge {
 }
 
 impl KernelJudge {
-    /// A kernel judge; with `both_lookup_modes` every packet also runs with the HASH policy
-    /// lookup, which must give the same verdict as the LPM trie. Fails without root.
+    /// A kernel judge; with `both_lookup_modes` every packet runs in both lookup modes (LPM
+    /// tries, and HASH probes of the policy and of the ipcache's host entries), whichever the
+    /// compiled constants ask for, and the two must give the same verdict. Fails without root.
     pub fn new(both_lookup_modes: bool) -> Result<KernelJudge, EngineError> {
         if !crate::kernel::running_as_root() {
             return Err(EngineError::NotRoot);

@@ -74,8 +74,8 @@ fn check(a: &Case, b: &Case) -> Result<usize, String> {
             let Some((_, old)) = compiled_a.endpoint(endpoint.id) else {
                 return Err(format!("endpoint {} is missing from the first generation", endpoint.shown));
             };
-            let own = DatapathModel::new(endpoint.config.clone(), &endpoint.policy, &node.ipcache);
-            let mixed = DatapathModel::new(old.config.clone(), &endpoint.policy, &node.ipcache);
+            let own = DatapathModel::new(endpoint.config, &endpoint.policy, &node.ipcache);
+            let mixed = DatapathModel::new(old.config, &endpoint.policy, &node.ipcache);
             for local in &endpoint.addresses {
                 for remote in addresses.iter().filter(|remote| remote.is_ipv4() == local.is_ipv4() && *remote != local) {
                     for direction in [Direction::Ingress, Direction::Egress] {

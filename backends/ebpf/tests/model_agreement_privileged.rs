@@ -18,12 +18,12 @@ const CONFIGS: usize = 8;
 const CASES: u32 = 160;
 const PACKETS_PER_CASE: usize = 40;
 
-/// Loads one datapath per configuration: the default test-run configuration in both policy
-/// lookup modes and a few
-/// random ones from a fixed seed (loading verifies the programs, so it is not done per case).
+/// Loads one datapath per configuration: the default test-run configuration (the HASH lookup
+/// modes) and the same in the LPM modes, and a few random ones from a fixed seed (loading
+/// verifies the programs, so it is not done per case).
 fn load_datapaths() -> Vec<Datapath> {
     let default = DatapathConfig { endpoint_identity: 3000, ..DatapathConfig::for_test_run() };
-    let mut configs = vec![default, DatapathConfig { policy_map_hash: true, ipcache_host_hash: true, ..default }];
+    let mut configs = vec![default, DatapathConfig { policy_map_hash: false, ipcache_host_hash: false, ..default }];
     let mut seeded = TestRunner::new_with_rng(Config::default(), TestRng::deterministic_rng(RngAlgorithm::ChaCha));
     while configs.len() < CONFIGS {
         let config = strategies::config().new_tree(&mut seeded).expect("config generates").current();

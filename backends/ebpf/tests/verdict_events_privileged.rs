@@ -46,7 +46,7 @@ fn policy() -> PolicyMapImage {
 }
 
 fn config(emit_verdict_events: bool, policy_map_hash: bool) -> DatapathConfig {
-    DatapathConfig { endpoint_identity: ENDPOINT, emit_verdict_events, policy_map_hash, ..DatapathConfig::for_test_run() }
+    DatapathConfig { endpoint_identity: ENDPOINT, emit_verdict_events, policy_map_hash, ipcache_host_hash: policy_map_hash, ..DatapathConfig::for_test_run() }
 }
 
 /// The frame of `spec` with `payload` after the transport header (IP length fields updated)

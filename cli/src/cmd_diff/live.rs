@@ -5,8 +5,10 @@
 //! node section. The live side is the agent's bpffs (see `polc_agent::kernel`): the generation
 //! selector says which slot is live, and for every endpoint the inner maps in that slot of its
 //! instance's outer maps are read back entry by entry. Records are compared byte for byte by
-//! key, and shown decoded (policy keys and values, ipcache prefixes). Reading the maps needs the
-//! privileges the agent has (root, or CAP_BPF).
+//! key, and shown decoded (policy keys and values, the policy HASH map's summary records, ipcache
+//! prefixes). Every map an endpoint binds is compared, in either lookup mode: the policy LPM trie
+//! or HASH map, the ipcache trie and, in the `hash` mode, the HASH of the ipcache's host entries.
+//! Reading the maps needs the privileges the agent has (root, or CAP_BPF).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -46,6 +48,26 @@ struct MapComparison {
 impl MapComparison {
     fn differs(&self) -> bool {
         self.live_entries.is_none() || !self.missing.is_empty() || !self.extra.is_empty() || !self.changed.is_empty()
+    }
+
+    /// Whether `key` is a summary record of a policy HASH map: derived from the entries, so
+    /// the text forms count these rather than list them (JSON lists them).
+    fn is_summary(&self, key: &[u8]) -> bool {
+        self.role == OuterRole::PolicyHash && is_policy_summary(key)
+    }
+
+    /// (missing, extra, changed) entries, summary records left out.
+    fn entry_counts(&self) -> (usize, usize, usize) {
+        let missing = self.missing.iter().filter(|(key, _)| !self.is_summary(key)).count();
+        let extra = self.extra.iter().filter(|(key, _)| !self.is_summary(key)).count();
+        let changed = self.changed.iter().filter(|(key, _, _)| !self.is_summary(key)).count();
+        (missing, extra, changed)
+    }
+
+    /// How many summary records differ, whichever way.
+    fn summary_differences(&self) -> usize {
+        let (missing, extra, changed) = self.entry_counts();
+        self.missing.len() + self.extra.len() + self.changed.len() - missing - extra - changed
     }
 }
 
@@ -98,6 +120,12 @@ fn live_records(map: &InnerMap) -> Result<Records, String> {
                 records.insert(bytes, value.to_vec());
             }
         }
+        InnerMap::IpcacheHash(hash) => {
+            for item in hash.iter() {
+                let (key, value) = item.map_err(|error| error.to_string())?;
+                records.insert(key.to_vec(), value.to_vec());
+            }
+        }
     }
     Ok(records)
 }
@@ -136,10 +164,19 @@ fn protocol_text(protocol: u8) -> String {
     if protocol == 0 { "any protocol".to_owned() } else { polc_ir::Protocol(protocol).name() }
 }
 
-/// `ingress identity 256 TCP 5432` (the key) for a policy key of either map kind.
+/// Whether a policy key is a summary record of the policy HASH map.
+fn is_policy_summary(key: &[u8]) -> bool {
+    key.get(..4).is_some_and(|prefix| prefix == layout::POLICY_SUMMARY_PREFIX_LEN.to_le_bytes())
+}
+
+/// `ingress identity 256 TCP 5432` (the key) for a policy key of either map kind;
+/// `ingress identity 256 TCP summary` for a summary record of the HASH map.
 fn policy_key_text(key: &[u8]) -> String {
     let Ok(key): Result<[u8; POLICY_KEY_SIZE], _> = key.try_into() else { return hex(key) };
     let fields = layout::decode_policy_key(&key);
+    if is_policy_summary(&key) {
+        return format!("{} identity {} {} summary", fields.direction.name(), identity_text(fields.identity), protocol_text(fields.protocol));
+    }
     let port_bits = fields.prefix_len.saturating_sub(layout::POLICY_STATIC_PREFIX_BITS + 8);
     let ports = match (fields.protocol, port_bits) {
         (0, _) => String::new(),
@@ -153,8 +190,20 @@ fn policy_key_text(key: &[u8]) -> String {
     format!("{} identity {} {}{ports}", fields.direction.name(), identity_text(fields.identity), protocol_text(fields.protocol))
 }
 
-/// `allow`, `deny`, `redirect to proxy port 10080`, with authentication and precedence.
-fn policy_value_text(value: &[u8]) -> String {
+/// The prefix lengths a summary record lists (bit i for 40 + i), as `40, 64`.
+fn prefix_lengths_text(mask: u32) -> String {
+    let lengths: Vec<String> = (0..32).filter(|bit| mask & (1 << bit) != 0).map(|bit| (layout::POLICY_STATIC_PREFIX_BITS + bit).to_string()).collect();
+    if lengths.is_empty() { "none".to_owned() } else { lengths.join(", ") }
+}
+
+/// `allow`, `deny`, `redirect to proxy port 10080`, with authentication and precedence; for
+/// a summary record (`key`), the prefix lengths it lists.
+fn policy_value_text(key: &[u8], value: &[u8]) -> String {
+    if is_policy_summary(key) && value.len() == POLICY_VALUE_SIZE {
+        let prefix_mask = u32::from_le_bytes([value[0], value[1], value[2], value[3]]);
+        let wildcard_mask = u32::from_le_bytes([value[4], value[5], value[6], value[7]]);
+        return format!("prefix lengths {}; identity 0's: {}", prefix_lengths_text(prefix_mask), prefix_lengths_text(wildcard_mask));
+    }
     let Ok(value): Result<[u8; POLICY_VALUE_SIZE], _> = value.try_into() else { return hex(value) };
     let fields = layout::decode_policy_value(&value);
     let mut text = match (fields.deny, fields.proxy_port) {
@@ -201,14 +250,15 @@ fn hex(bytes: &[u8]) -> String {
 fn key_text(role: OuterRole, key: &[u8]) -> String {
     match role {
         OuterRole::Policy | OuterRole::PolicyHash => policy_key_text(key),
-        OuterRole::Ipcache => ipcache_key_text(key),
+        OuterRole::Ipcache | OuterRole::IpcacheHash => ipcache_key_text(key),
     }
 }
 
-fn value_text(role: OuterRole, value: &[u8]) -> String {
+fn value_text(role: OuterRole, key: &[u8], value: &[u8]) -> String {
     match role {
-        OuterRole::Policy | OuterRole::PolicyHash => policy_value_text(value),
-        OuterRole::Ipcache => ipcache_value_text(value),
+        OuterRole::Policy => policy_value_text(&[], value),
+        OuterRole::PolicyHash => policy_value_text(key, value),
+        OuterRole::Ipcache | OuterRole::IpcacheHash => ipcache_value_text(value),
     }
 }
 
@@ -276,13 +326,17 @@ fn plural(count: usize, one: &str, many: &str) -> String {
     if count == 1 { format!("{count} {one}") } else { format!("{count} {many}") }
 }
 
-fn counts_line(missing: usize, extra: usize, changed: usize) -> String {
-    format!(
+fn counts_line(missing: usize, extra: usize, changed: usize, summaries: usize) -> String {
+    let mut line = format!(
         "{} of the bundle not live, {} live but not in the bundle, {} with another value",
         plural(missing, "entry", "entries"),
         plural(extra, "entry", "entries"),
         plural(changed, "entry", "entries")
-    )
+    );
+    if summaries > 0 {
+        let _ = write!(line, "; {} of policy HASH maps differ", plural(summaries, "summary record", "summary records"));
+    }
+    line
 }
 
 /// The lines of one map's comparison, in the human form.
@@ -296,14 +350,26 @@ fn map_lines(map: &MapComparison) -> Vec<String> {
             lines.push(format!("    {} `{}`: {} in the bundle, no map live", map.role.outer_map(), map.map, plural(map.bundle_entries, "entry", "entries")))
         }
     }
-    for (key, value) in &map.missing {
-        lines.push(format!("      - not live: {}: {}", key_text(map.role, key), value_text(map.role, value)));
+    for (key, value) in map.missing.iter().filter(|(key, _)| !map.is_summary(key)) {
+        lines.push(format!("      - not live: {}: {}", key_text(map.role, key), value_text(map.role, key, value)));
     }
-    for (key, value) in &map.extra {
-        lines.push(format!("      + only live: {}: {}", key_text(map.role, key), value_text(map.role, value)));
+    for (key, value) in map.extra.iter().filter(|(key, _)| !map.is_summary(key)) {
+        lines.push(format!("      + only live: {}: {}", key_text(map.role, key), value_text(map.role, key, value)));
     }
-    for (key, bundle_value, live_value) in &map.changed {
-        lines.push(format!("      ~ {}: bundle {}, live {}", key_text(map.role, key), value_text(map.role, bundle_value), value_text(map.role, live_value)));
+    for (key, bundle_value, live_value) in map.changed.iter().filter(|(key, _, _)| !map.is_summary(key)) {
+        lines.push(format!(
+            "      ~ {}: bundle {}, live {}",
+            key_text(map.role, key),
+            value_text(map.role, key, bundle_value),
+            value_text(map.role, key, live_value)
+        ));
+    }
+    let summaries = map.summary_differences();
+    if summaries > 0 {
+        lines.push(format!(
+            "      and {} (they follow from the entries; `--format json` lists them)",
+            plural(summaries, "summary record differs", "summary records differ")
+        ));
     }
     lines
 }
@@ -333,16 +399,20 @@ impl Report<'_> {
         )
     }
 
-    fn counts(&self) -> (usize, usize, usize) {
+    /// (missing, extra, changed) entries and differing summary records over every map.
+    fn counts(&self) -> (usize, usize, usize, usize) {
         let maps = self.endpoints.iter().flat_map(|endpoint| endpoint.maps.iter());
-        maps.fold((0, 0, 0), |(missing, extra, changed), map| (missing + map.missing.len(), extra + map.extra.len(), changed + map.changed.len()))
+        maps.fold((0, 0, 0, 0), |(missing, extra, changed, summaries), map| {
+            let (map_missing, map_extra, map_changed) = map.entry_counts();
+            (missing + map_missing, extra + map_extra, changed + map_changed, summaries + map.summary_differences())
+        })
     }
 
     fn human(&self) -> String {
         let mut out = String::new();
-        let (missing, extra, changed) = self.counts();
+        let (missing, extra, changed, summaries) = self.counts();
         let _ = writeln!(out, "polc diff: {}", self.header());
-        let _ = writeln!(out, "{}", counts_line(missing, extra, changed));
+        let _ = writeln!(out, "{}", counts_line(missing, extra, changed, summaries));
         let mut shown: BTreeMap<(String, Vec<String>), String> = BTreeMap::new();
         for endpoint in self.endpoints {
             if !endpoint.differs() {
@@ -380,26 +450,38 @@ impl Report<'_> {
 
     fn markdown(&self) -> String {
         let mut out = String::new();
-        let (missing, extra, changed) = self.counts();
+        let (missing, extra, changed, summaries) = self.counts();
         let _ = writeln!(out, "### polc diff: {}\n", self.header());
-        let _ = writeln!(out, "{}\n", counts_line(missing, extra, changed));
+        let _ = writeln!(out, "{}\n", counts_line(missing, extra, changed, summaries));
         let mut rows = Vec::new();
         for endpoint in self.endpoints {
             for map in &endpoint.maps {
-                for (key, value) in &map.missing {
-                    rows.push(format!("| `{}` | `{}` | - not live | {} | {} |", endpoint.name, map.map, key_text(map.role, key), value_text(map.role, value)));
+                for (key, value) in map.missing.iter().filter(|(key, _)| !map.is_summary(key)) {
+                    rows.push(format!(
+                        "| `{}` | `{}` | - not live | {} | {} |",
+                        endpoint.name,
+                        map.map,
+                        key_text(map.role, key),
+                        value_text(map.role, key, value)
+                    ));
                 }
-                for (key, value) in &map.extra {
-                    rows.push(format!("| `{}` | `{}` | + only live | {} | {} |", endpoint.name, map.map, key_text(map.role, key), value_text(map.role, value)));
+                for (key, value) in map.extra.iter().filter(|(key, _)| !map.is_summary(key)) {
+                    rows.push(format!(
+                        "| `{}` | `{}` | + only live | {} | {} |",
+                        endpoint.name,
+                        map.map,
+                        key_text(map.role, key),
+                        value_text(map.role, key, value)
+                    ));
                 }
-                for (key, bundle_value, live_value) in &map.changed {
+                for (key, bundle_value, live_value) in map.changed.iter().filter(|(key, _, _)| !map.is_summary(key)) {
                     rows.push(format!(
                         "| `{}` | `{}` | ~ differs | {} | bundle {}, live {} |",
                         endpoint.name,
                         map.map,
                         key_text(map.role, key),
-                        value_text(map.role, bundle_value),
-                        value_text(map.role, live_value)
+                        value_text(map.role, key, bundle_value),
+                        value_text(map.role, key, live_value)
                     ));
                 }
             }
@@ -424,7 +506,7 @@ impl Report<'_> {
     }
 
     fn json(&self, differs: bool) -> serde_json::Value {
-        let entry = |role: OuterRole, key: &[u8], value: &[u8]| json!({"key": key_text(role, key), "value": value_text(role, value), "keyHex": hex(key), "valueHex": hex(value)});
+        let entry = |role: OuterRole, key: &[u8], value: &[u8]| json!({"key": key_text(role, key), "value": value_text(role, key, value), "keyHex": hex(key), "valueHex": hex(value)});
         json!({
             "changed": differs,
             "bundle": self.bundle.display().to_string(),
@@ -445,8 +527,8 @@ impl Report<'_> {
                     "onlyLive": map.extra.iter().map(|(key, value)| entry(map.role, key, value)).collect::<Vec<_>>(),
                     "differ": map.changed.iter().map(|(key, bundle_value, live_value)| json!({
                         "key": key_text(map.role, key),
-                        "bundle": value_text(map.role, bundle_value),
-                        "live": value_text(map.role, live_value),
+                        "bundle": value_text(map.role, key, bundle_value),
+                        "live": value_text(map.role, key, live_value),
                     })).collect::<Vec<_>>(),
                 })).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
@@ -472,6 +554,21 @@ mod tests {
         ipcache.extend_from_slice(&[0; 12]);
         assert_eq!(ipcache_key_text(&ipcache), "10.244.2.0/24");
         assert_eq!(ipcache_value_text(&[1, 1, 0, 0]), "identity 257");
+        let (summary_key, summary_value) = layout::encode_policy_summary(256, polc_ebpf::Direction::Ingress, 6, 1 | 1 << 24, 1 << 8);
+        assert_eq!(key_text(OuterRole::PolicyHash, &summary_key), "ingress identity 256 TCP summary");
+        assert_eq!(value_text(OuterRole::PolicyHash, &summary_key, &summary_value), "prefix lengths 40, 64; identity 0's: 48");
+        let allow = layout::encode_policy_key(layout::POLICY_STATIC_PREFIX_BITS + 8 + 16, 256, polc_ebpf::Direction::Ingress, 6, 5432);
+        let allow_value = layout::encode_policy_value(&layout::PolicyValueFields {
+            proxy_port: 0,
+            deny: false,
+            lpm_prefix_len: 24,
+            auth_type: 0,
+            auth_explicit: false,
+            precedence: 0xFFFF_FF01,
+            cookie: 0,
+        });
+        assert_eq!(value_text(OuterRole::PolicyHash, &allow, &allow_value), value_text(OuterRole::Policy, &allow, &allow_value));
+        assert!(value_text(OuterRole::Policy, &allow, &allow_value).starts_with("allow, precedence"));
         assert_eq!(hex(&[0xab, 0x01]), "ab01");
     }
 

@@ -97,18 +97,50 @@ impl GenerationSpec {
         .expect("ipcache builds")
     }
 
+    /// The same generation in the LPM lookup modes (LPM trie policy map and ipcache only).
+    pub fn lpm(mut self) -> GenerationSpec {
+        self.config.policy_map_hash = false;
+        self.config.ipcache_host_hash = false;
+        self
+    }
+
+    /// The outer map holding the endpoint's policy map: `polc_policy_hash` in the default
+    /// (HASH) lookup mode, `polc_policy` in the LPM mode.
+    pub fn policy_outer(&self) -> &'static str {
+        if self.config.policy_map_hash { "polc_policy_hash" } else { "polc_policy" }
+    }
+
+    /// The outer maps the endpoint's object reads, with the bundle's map for each.
+    pub fn bindings(&self) -> Vec<(String, String)> {
+        let mut bindings = vec![("polc_ipcache".to_owned(), "ipcache".to_owned()), (self.policy_outer().to_owned(), "policy/default/web".to_owned())];
+        if self.config.ipcache_host_hash {
+            bindings.push(("polc_ipcache_hash".to_owned(), "ipcache-hosts".to_owned()));
+        }
+        bindings
+    }
+
     pub fn bundle(&self) -> Bundle {
         self.bundle_with(|_| {})
     }
 
-    /// The bundle, after `change` had a go at the builder's parts.
+    /// The bundle, after `change` had a go at the builder's parts. The maps are those the
+    /// object's lookup modes read (as `polc compile` writes them).
     pub fn bundle_with(&self, change: impl FnOnce(&mut Parts)) -> Bundle {
+        let policy = if self.config.policy_map_hash {
+            MapImage::policy_hash("policy/default/web", &self.policy())
+        } else {
+            MapImage::policy("policy/default/web", &self.policy())
+        };
+        let mut extra_maps = Vec::new();
+        if self.config.ipcache_host_hash {
+            extra_maps.push(MapImage::ipcache_hosts("ipcache-hosts", &self.ipcache()));
+        }
         let mut parts = Parts {
-            policy: MapImage::policy("policy/default/web", &self.policy()),
+            policy,
             ipcache: MapImage::ipcache("ipcache", &self.ipcache()),
             object: ObjectImage::datapath("default/web", &self.config),
-            bindings: vec![("polc_ipcache".to_owned(), "ipcache".to_owned()), ("polc_policy".to_owned(), "policy/default/web".to_owned())],
-            extra_maps: Vec::new(),
+            bindings: self.bindings(),
+            extra_maps,
         };
         change(&mut parts);
         let mut builder = BundleBuilder::new("polc test", Digest::of(b"agent tests"));
