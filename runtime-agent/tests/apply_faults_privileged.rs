@@ -15,18 +15,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::traffic::{Expected, Traffic};
+use common::traffic::{BOTH, Expected, IDENTITY_A, IDENTITY_B, ONLY_A, ONLY_B, PORTS, Traffic};
 use common::*;
 use polc_agent::fault::ApplyStage;
 use polc_agent::kernel::{LinkState, NodeKernel};
 
-const BOTH: u16 = 7001;
-const ONLY_A: u16 = 7002;
-const ONLY_B: u16 = 7003;
-const NEITHER: u16 = 7004;
-const PORTS: [u16; 4] = [BOTH, ONLY_A, ONLY_B, NEITHER];
-const IDENTITY_A: u32 = 1000;
-const IDENTITY_B: u32 = 2000;
 /// Datagrams per second; several cases may run at once on two cores.
 const RATE: u64 = 3_000;
 

@@ -23,16 +23,9 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use common::traffic::{Expected, Outcome, SlotTotals, Traffic};
+use common::traffic::{BOTH, Expected, IDENTITY_A, IDENTITY_B, NEITHER, ONLY_A, ONLY_B, Outcome, PORTS, SlotTotals, Traffic};
 use common::*;
 
-const BOTH: u16 = 7001;
-const ONLY_A: u16 = 7002;
-const ONLY_B: u16 = 7003;
-const NEITHER: u16 = 7004;
-const PORTS: [u16; 4] = [BOTH, ONLY_A, ONLY_B, NEITHER];
-const IDENTITY_A: u32 = 1000;
-const IDENTITY_B: u32 = 2000;
 /// Datagrams per second the node sends.
 const RATE: u64 = 10_000;
 

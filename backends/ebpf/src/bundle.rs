@@ -797,12 +797,7 @@ impl MapImage {
 
     /// A policy HASH map image (the `policy_map_hash` mode), for `polc_policy_hash`.
     pub fn policy_hash(name: &str, image: &PolicyMapImage) -> MapImage {
-        let entries = image.hash_map_entries();
-        let mut records = Vec::with_capacity(entries.len() * (POLICY_KEY_SIZE + POLICY_VALUE_SIZE));
-        for (key, value) in &entries {
-            records.extend_from_slice(key);
-            records.extend_from_slice(value);
-        }
+        let records = hash_records(&image.hash_map_entries());
         MapImage {
             name: name.to_owned(),
             kind: MapKind::Hash,
@@ -828,12 +823,7 @@ impl MapImage {
     /// A HASH image of the ipcache's host entries (the `ipcache_host_hash` mode), for the
     /// `polc_ipcache_hash` generation outer map.
     pub fn ipcache_hosts(name: &str, image: &IpcacheImage) -> MapImage {
-        let entries = image.host_entries();
-        let mut records = Vec::with_capacity(entries.len() * (IPCACHE_KEY_SIZE + IPCACHE_VALUE_SIZE));
-        for (key, value) in &entries {
-            records.extend_from_slice(key);
-            records.extend_from_slice(value);
-        }
+        let records = hash_records(&image.host_entries());
         MapImage {
             name: name.to_owned(),
             kind: MapKind::Hash,
@@ -1103,6 +1093,16 @@ fn check_no_extra_files(bundle: &Bundle, directory: &Path) -> Result<(), BundleE
         }
     }
     Ok(())
+}
+
+/// The records of a HASH map image: every key followed by its value, in the given order.
+fn hash_records<const KEY: usize, const VALUE: usize>(entries: &[([u8; KEY], [u8; VALUE])]) -> Vec<u8> {
+    let mut records = Vec::with_capacity(entries.len() * (KEY + VALUE));
+    for (key, value) in entries {
+        records.extend_from_slice(key);
+        records.extend_from_slice(value);
+    }
+    records
 }
 
 #[cfg(test)]

@@ -8,6 +8,17 @@
 //! that exactly one record exists, that the generation in its slot gives exactly that
 //! verdict (and that identity), and that the datagram arrived exactly when it was allowed.
 
+/// The ports of the two-generation swap scenarios: allowed in both generations, only in A,
+/// only in B, in neither.
+pub const BOTH: u16 = 7001;
+pub const ONLY_A: u16 = 7002;
+pub const ONLY_B: u16 = 7003;
+pub const NEITHER: u16 = 7004;
+pub const PORTS: [u16; 4] = [BOTH, ONLY_A, ONLY_B, NEITHER];
+/// The sender's identity in generation A and in generation B.
+pub const IDENTITY_A: u32 = 1000;
+pub const IDENTITY_B: u32 = 2000;
+
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::AsFd;
