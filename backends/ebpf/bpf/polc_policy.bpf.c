@@ -654,39 +654,31 @@ static __always_inline int finish(struct __sk_buff *skb, const struct polc_packe
 		skb->cb[4] = (__u32)pkt->policy_port | ((__u32)pkt->protocol << 16) | ((__u32)pkt->family << 24);
 	}
 
-	if (emit_verdict_events) {
-		struct polc_verdict_event record = {
-			.event = {
-				.remote_identity = verdict->remote_identity,
-				.local_identity = endpoint_identity,
-				.dport = pkt->policy_port,
-				.protocol = pkt->protocol,
-				.egress = egress,
-				.reason = (__u8)verdict->reason,
-				.family = pkt->family,
-				.generation_slot = (__u8)slot,
-				.pad = POLC_VERDICT_EVENT_MARKER,
-			},
+	if (emit_verdict_events || (emit_drop_events && is_drop(verdict->reason))) {
+		struct polc_drop_event event = {
+			.remote_identity = verdict->remote_identity,
+			.local_identity = endpoint_identity,
+			.dport = pkt->policy_port,
+			.protocol = pkt->protocol,
+			.egress = egress,
+			.reason = (__u8)verdict->reason,
+			.family = pkt->family,
+			.generation_slot = (__u8)slot,
 		};
 
-		load_payload_prefix(skb, pkt, record.payload_prefix);
-		bpf_ringbuf_output(&polc_drops, &record, sizeof(record), 0);
+		if (emit_verdict_events) {
+			/* One record per packet, allowed or dropped, naming it by its payload. */
+			struct polc_verdict_event record = { .event = event };
+
+			record.event.pad = POLC_VERDICT_EVENT_MARKER;
+			load_payload_prefix(skb, pkt, record.payload_prefix);
+			bpf_ringbuf_output(&polc_drops, &record, sizeof(record), 0);
+		} else {
+			bpf_ringbuf_output(&polc_drops, &event, sizeof(event), 0);
+		}
 	}
 
 	if (is_drop(verdict->reason)) {
-		if (emit_drop_events && !emit_verdict_events) {
-			struct polc_drop_event event = {
-				.remote_identity = verdict->remote_identity,
-				.local_identity = endpoint_identity,
-				.dport = pkt->policy_port,
-				.protocol = pkt->protocol,
-				.egress = egress,
-				.reason = (__u8)verdict->reason,
-				.family = pkt->family,
-				.generation_slot = (__u8)slot,
-			};
-			bpf_ringbuf_output(&polc_drops, &event, sizeof(event), 0);
-		}
 		return TC_ACT_SHOT;
 	}
 	if (verdict->reason == POLC_ALLOW_REDIRECT)
