@@ -456,33 +456,18 @@ impl Report<'_> {
         let mut rows = Vec::new();
         for endpoint in self.endpoints {
             for map in &endpoint.maps {
+                let mut row = |change: &str, key: &[u8], value: String| {
+                    rows.push(format!("| `{}` | `{}` | {change} | {} | {value} |", endpoint.name, map.map, key_text(map.role, key)));
+                };
                 for (key, value) in map.missing.iter().filter(|(key, _)| !map.is_summary(key)) {
-                    rows.push(format!(
-                        "| `{}` | `{}` | - not live | {} | {} |",
-                        endpoint.name,
-                        map.map,
-                        key_text(map.role, key),
-                        value_text(map.role, key, value)
-                    ));
+                    row("- not live", key, value_text(map.role, key, value));
                 }
                 for (key, value) in map.extra.iter().filter(|(key, _)| !map.is_summary(key)) {
-                    rows.push(format!(
-                        "| `{}` | `{}` | + only live | {} | {} |",
-                        endpoint.name,
-                        map.map,
-                        key_text(map.role, key),
-                        value_text(map.role, key, value)
-                    ));
+                    row("+ only live", key, value_text(map.role, key, value));
                 }
                 for (key, bundle_value, live_value) in map.changed.iter().filter(|(key, _, _)| !map.is_summary(key)) {
-                    rows.push(format!(
-                        "| `{}` | `{}` | ~ differs | {} | bundle {}, live {} |",
-                        endpoint.name,
-                        map.map,
-                        key_text(map.role, key),
-                        value_text(map.role, key, bundle_value),
-                        value_text(map.role, key, live_value)
-                    ));
+                    let value = format!("bundle {}, live {}", value_text(map.role, key, bundle_value), value_text(map.role, key, live_value));
+                    row("~ differs", key, value);
                 }
             }
         }
